@@ -1,0 +1,65 @@
+// Opening and formatting datastores by extent name: the entry points tools use.
+import { BlockDevice } from '../device/blockDevice.js';
+import { openDevice } from '../device/openDevice.js';
+import { VolumeError } from '../util/errors.js';
+import { LogicalVolume } from '../volume/logicalVolume.js';
+import { VOLUME_HEADER_OFFSET, VOLUME_MAGIC, deviceSizeFor, segmentsFor } from '../volume/volumeHeader.js';
+import { MkfsOptions, mkfs } from './mkfs.js';
+import { OpenOptions, Vmfs } from './vmfs.js';
+
+export async function openDatastore(extents: string[], options: OpenOptions = {}): Promise<Vmfs> {
+  const devices = await openAll(extents, { readOnly: options.readOnly });
+  try {
+    const volume = await LogicalVolume.open(devices, { readOnly: options.readOnly });
+    return await Vmfs.open(volume, options);
+  } catch (e) {
+    for (const d of devices) await d.close();
+    throw e;
+  }
+}
+
+export interface FormatOptions extends MkfsOptions {
+  /** Size to give each extent file (created or extended); block devices keep theirs. */
+  size?: number;
+  force?: boolean;
+}
+
+export async function formatDatastore(extents: string[], options: FormatOptions = {}): Promise<Vmfs> {
+  if (new Set(extents).size !== extents.length) throw new VolumeError('an extent is named twice');
+  const devices = await openAll(extents, { create: true });
+  try {
+    for (const d of devices) {
+      if (!options.force && (await hasVolumeHeader(d))) throw new VolumeError(`${d.name}: already holds a VMFS extent (use --force to overwrite it)`);
+      if (options.size !== undefined) {
+        if (segmentsFor(options.size) < 1) throw new VolumeError(`size ${options.size} is too small for an extent (at least ${deviceSizeFor(1)} bytes)`);
+        if (d.size < options.size) {
+          if (!d.setSize) throw new VolumeError(`${d.name}: cannot be resized`);
+          await d.setSize(options.size);
+        }
+      }
+      if (segmentsFor(d.size) < 1) throw new VolumeError(`${d.name}: too small for an extent (${d.size} bytes; at least ${deviceSizeFor(1)} needed; give --size)`);
+    }
+    return await mkfs(devices, options);
+  } catch (e) {
+    for (const d of devices) await d.close();
+    throw e;
+  }
+}
+
+async function hasVolumeHeader(d: BlockDevice): Promise<boolean> {
+  if (d.size < VOLUME_HEADER_OFFSET + 4) return false;
+  const b = Buffer.alloc(4);
+  await d.read(b, VOLUME_HEADER_OFFSET);
+  return b.readUInt32LE(0) === VOLUME_MAGIC;
+}
+
+async function openAll(names: string[], options: { readOnly?: boolean; create?: boolean }): Promise<BlockDevice[]> {
+  const out: BlockDevice[] = [];
+  try {
+    for (const n of names) out.push(await openDevice(n, options));
+  } catch (e) {
+    for (const d of out) await d.close();
+    throw e;
+  }
+  return out;
+}

@@ -1,0 +1,84 @@
+// Inodes (VMFS "file descriptors"): 2 KiB items of the .fdc.sf resource file.
+// A lock header, the attributes, then 256 block ids whose meaning depends on
+// the addressing mode (zla): file blocks, sub-blocks or pointer blocks.
+import { LockHeader, lockHeaderStruct } from '../cluster/lockHeader.js';
+import { defineStruct, Decoded } from '../util/struct.js';
+
+export const INODE_SIZE = 0x800;
+export const INODE_MAGIC = 0x10c00001;
+export const INODE_BLOCKS = 256;
+export const INODE_BLOCKS_OFFSET = 0x400;
+
+export enum InodeType {
+  None = 0,
+  Directory = 2,
+  File = 3,
+  Symlink = 4,
+  System = 5,
+  Rdm = 6,
+}
+
+export enum Zla {
+  FileBlocks = 1,
+  SubBlocks = 2,
+  PointerBlocks = 3,
+}
+
+export const inodeFieldsStruct = defineStruct('inode', INODE_SIZE, {
+  id: { offset: 0x200, type: 'u32' },
+  generation: { offset: 0x204, type: 'u32' },
+  nlink: { offset: 0x208, type: 'u32' },
+  type: { offset: 0x20c, type: 'u32' },
+  flags: { offset: 0x210, type: 'u32' },
+  size: { offset: 0x214, type: 'u64' },
+  blockSize: { offset: 0x21c, type: 'u64' }, // bytes addressed by one entry of blocks[] (or of a pointer block)
+  blockCount: { offset: 0x224, type: 'u64' },
+  mtime: { offset: 0x22c, type: 'u32' },
+  ctime: { offset: 0x230, type: 'u32' },
+  atime: { offset: 0x234, type: 'u32' },
+  uid: { offset: 0x238, type: 'u32' },
+  gid: { offset: 0x23c, type: 'u32' },
+  mode: { offset: 0x240, type: 'u32' },
+  zla: { offset: 0x244, type: 'u32' },
+  tbz: { offset: 0x248, type: 'u32' },
+  cow: { offset: 0x24c, type: 'u32' },
+});
+export type InodeFields = Decoded<typeof inodeFieldsStruct.fields>;
+
+export interface Inode extends InodeFields {
+  lock: LockHeader;
+  blocks: Uint32Array;
+}
+
+export function decodeInode(buf: Uint8Array, base = 0): Inode {
+  const fields = inodeFieldsStruct.decode(buf, base);
+  const blocks = new Uint32Array(INODE_BLOCKS);
+  const dv = new DataView(buf.buffer, buf.byteOffset + base + INODE_BLOCKS_OFFSET, INODE_BLOCKS * 4);
+  for (let i = 0; i < INODE_BLOCKS; i++) blocks[i] = dv.getUint32(i * 4, true);
+  return { ...fields, lock: lockHeaderStruct.decode(buf, base), blocks };
+}
+
+export function encodeInode(inode: Inode): Buffer {
+  const buf = Buffer.alloc(INODE_SIZE);
+  lockHeaderStruct.encodeInto(inode.lock, buf, 0);
+  inodeFieldsStruct.encodeInto(inode, buf, 0);
+  for (let i = 0; i < INODE_BLOCKS; i++) buf.writeUInt32LE(inode.blocks[i], INODE_BLOCKS_OFFSET + i * 4);
+  return buf;
+}
+
+export function cloneInode(inode: Inode): Inode {
+  return { ...inode, lock: { ...inode.lock, holders: Buffer.from(inode.lock.holders) }, blocks: new Uint32Array(inode.blocks) };
+}
+
+export const S_IFMT = 0o170000;
+export const S_IFDIR = 0o040000;
+export const S_IFREG = 0o100000;
+export const S_IFLNK = 0o120000;
+
+/** POSIX file type bits for an inode type (VMFS stores only permission bits in mode). */
+export function typeBits(type: number): number {
+  if (type === InodeType.Directory) return S_IFDIR;
+  if (type === InodeType.Symlink) return S_IFLNK;
+  return S_IFREG;
+}
+

@@ -1,0 +1,156 @@
+// The four resource files, loaded: their geometry, where their bytes sit in
+// the logical volume, and their bitmap entries. Allocation and freeing of
+// file blocks, sub-blocks, pointer blocks and inodes happen here, always
+// inside a Transaction.
+import { FsError, VolumeError } from '../util/errors.js';
+import { EntryItem } from './blockId.js';
+import {
+  BITMAP_ENTRY_SIZE,
+  BitmapEntry,
+  ResourceKind,
+  ResourceLayout,
+  cloneBitmapEntry,
+  decodeBitmapEntry,
+  isItemFree,
+  setItemFree,
+} from './resourceFile.js';
+import { Transaction } from './transaction.js';
+
+/** Maps offsets inside a (system) file to logical offsets. */
+export interface FileLayout {
+  /** Logical offset of each file block of the file, or -1 for a hole. */
+  blocks: number[];
+  blockSize: number;
+}
+
+export function mapFileOffset(layout: FileLayout, offset: number): number {
+  const idx = Math.floor(offset / layout.blockSize);
+  const base = layout.blocks[idx];
+  if (base === undefined || base < 0) throw new VolumeError(`system file offset ${offset} is not mapped`);
+  return base + (offset % layout.blockSize);
+}
+
+/** Splits a system-file byte range into logical pieces (items can straddle file blocks). */
+export function mapFileRange(layout: FileLayout, offset: number, length: number): { logical: number; length: number }[] {
+  const out: { logical: number; length: number }[] = [];
+  let pos = offset;
+  const end = offset + length;
+  while (pos < end) {
+    const inBlock = layout.blockSize - (pos % layout.blockSize);
+    const len = Math.min(inBlock, end - pos);
+    const logical = mapFileOffset(layout, pos);
+    const last = out[out.length - 1];
+    if (last && last.logical + last.length === logical) last.length += len;
+    else out.push({ logical, length: len });
+    pos += len;
+  }
+  return out;
+}
+
+export class Resource {
+  /** Next-fit cursor: the entry to try first. */
+  private cursor = 0;
+
+  constructor(
+    readonly kind: ResourceKind,
+    readonly layout: ResourceLayout,
+    readonly file: FileLayout,
+    /** The committed state of every entry. */
+    readonly entries: BitmapEntry[],
+  ) {}
+
+  static async load(kind: ResourceKind, layout: ResourceLayout, file: FileLayout, read: (offset: number, length: number) => Promise<Buffer>): Promise<Resource> {
+    const entries: BitmapEntry[] = [];
+    for (let e = 0; e < layout.entryCount; e++) {
+      const buf = await read(mapFileOffset(file, layout.entryOffset(e)), BITMAP_ENTRY_SIZE);
+      entries.push(decodeBitmapEntry(buf));
+    }
+    return new Resource(kind, layout, file, entries);
+  }
+
+  entryLogical(entry: number): number {
+    return mapFileOffset(this.file, this.layout.entryOffset(entry));
+  }
+
+  itemLogical(at: EntryItem): number {
+    return mapFileOffset(this.file, this.layout.itemOffset(at));
+  }
+
+  itemRange(at: EntryItem): { logical: number; length: number }[] {
+    return mapFileRange(this.file, this.layout.itemOffset(at), this.layout.geometry.dataSize);
+  }
+
+  /** The entry as the transaction sees it (read-only view). */
+  view(tx: Transaction | null, entry: number): BitmapEntry {
+    return tx?.entries.get(this.key(entry)) ?? this.entries[entry];
+  }
+
+  /** The transaction's own copy of an entry, to change. */
+  edit(tx: Transaction, entry: number): BitmapEntry {
+    const key = this.key(entry);
+    let e = tx.entries.get(key);
+    if (!e) {
+      e = cloneBitmapEntry(this.entries[entry]);
+      tx.entries.set(key, e);
+    }
+    return e;
+  }
+
+  private key(entry: number): string {
+    return `${this.kind}:${entry}`;
+  }
+
+  isAllocated(tx: Transaction | null, at: EntryItem): boolean {
+    if (at.entry >= this.entries.length || at.item >= this.layout.itemsInEntry(at.entry)) return false;
+    return !isItemFree(this.view(tx, at.entry), at.item);
+  }
+
+  /**
+   * Allocates up to `count` items, preferring a contiguous run starting at
+   * `near` (an item number, for file blocks). Returns fewer only when the
+   * resource is exhausted; throws ENOSPC when none is free.
+   */
+  allocate(tx: Transaction, count: number, near?: number): EntryItem[] {
+    const ipe = this.layout.geometry.itemsPerEntry;
+    const got: EntryItem[] = [];
+    const take = (entry: number, from: number) => {
+      const view = this.view(tx, entry);
+      if (view.free === 0) return;
+      let e: BitmapEntry | null = null;
+      const total = this.layout.itemsInEntry(entry);
+      for (let i = from; i < total && got.length < count; i++) {
+        if (!isItemFree(view, i)) continue;
+        e ??= this.edit(tx, entry);
+        setItemFree(e, i, false);
+        got.push({ entry, item: i });
+      }
+    };
+    if (near !== undefined && near >= 0 && near < this.layout.geometry.totalItems) take(Math.floor(near / ipe), near % ipe);
+    const n = this.entries.length;
+    for (let k = 0; k < n && got.length < count; k++) {
+      const entry = (this.cursor + k) % n;
+      take(entry, 0);
+      if (got.length < count) continue;
+      this.cursor = entry;
+    }
+    if (got.length === 0) throw new FsError('ENOSPC', this.kind);
+    return got;
+  }
+
+  free(tx: Transaction, at: EntryItem): void {
+    if (!this.isAllocated(tx, at)) throw new VolumeError(`${this.kind}: freeing item ${at.entry}:${at.item}, which is not allocated`);
+    setItemFree(this.edit(tx, at.entry), at.item, true);
+  }
+
+  /** Free items as the transaction sees them. */
+  freeCount(tx: Transaction | null = null): number {
+    let n = 0;
+    for (let e = 0; e < this.entries.length; e++) n += this.view(tx, e).free;
+    return n;
+  }
+
+  /** Installs committed entries. */
+  install(entry: number, value: BitmapEntry): void {
+    this.entries[entry] = value;
+  }
+}

@@ -1,0 +1,50 @@
+// The transaction seam: every metadata change of one operation (inodes,
+// bitmap entries, pointer blocks, directory data) is gathered in one
+// Transaction and reaches the disk only through a CommitSink, as one group of
+// writes. Until commit nothing is visible to other operations, and an
+// operation that fails is simply dropped. The cluster layer's journal is a
+// CommitSink: it logs the group, then applies it in place.
+import { LogicalVolume } from '../volume/logicalVolume.js';
+import { BitmapEntry } from './resourceFile.js';
+import { DirEntry } from './directory.js';
+import { Inode } from './inode.js';
+
+export interface MetaWrite {
+  /** Logical offset. */
+  offset: number;
+  data: Uint8Array;
+}
+
+export interface CommitSink {
+  commit(writes: MetaWrite[]): Promise<void>;
+}
+
+/** Writes each group in place, in offset order (no journal: a single host without crash protection). */
+export class InPlaceSink implements CommitSink {
+  constructor(private readonly volume: LogicalVolume) {}
+  async commit(writes: MetaWrite[]): Promise<void> {
+    for (const w of writes) await this.volume.write(w.data, w.offset);
+  }
+}
+
+/** Pending directory changes: slots replaced or cleared, and the resulting length. */
+export interface DirOverlay {
+  slots: Map<number, DirEntry>;
+  names: Map<string, number>; // name -> slot, or -1 when removed
+  length: number;
+}
+
+export class Transaction {
+  readonly inodes = new Map<number, Inode>();
+  readonly entries = new Map<string, BitmapEntry>();
+  readonly pointerBlocks = new Map<number, Uint32Array>();
+  readonly dirs = new Map<number, DirOverlay>();
+  /** Raw metadata bytes (directory data, resource headers) at logical offsets. */
+  readonly raw: MetaWrite[] = [];
+  /** Inodes freed in this transaction: their caches must be dropped on commit. */
+  readonly freedInodes = new Set<number>();
+
+  get empty(): boolean {
+    return this.inodes.size + this.entries.size + this.pointerBlocks.size + this.dirs.size + this.raw.length + this.freedInodes.size === 0;
+  }
+}

@@ -1,0 +1,838 @@
+// A mounted VMFS3 file system: the library every tool uses (CLI, FUSE, VM
+// runner). It opens what any VMFS3 host wrote (geometry is read from disk),
+// keeps committed metadata cached, and runs every operation that changes
+// metadata alone (a mutex) inside one Transaction committed through one sink.
+import { LockMode, freeLockHeader } from '../cluster/lockHeader.js';
+import { FsError, VolumeError } from '../util/errors.js';
+import { LogicalVolume } from '../volume/logicalVolume.js';
+import { BlockType, blockType, fileBlockNumber, inodeAddress, inodeId } from './blockId.js';
+import { DIR_ENTRY_SIZE, DirEntry, MAX_NAME_BYTES, decodeDirEntries, dirEntryStruct } from './directory.js';
+import { MapContext, Piece, chooseMode, mapForRead, mapForWrite, maxFileSize, truncateMap } from './fileMap.js';
+import { FS_INFO_MAGIC, FS_INFO_OFFSET, FsInfo, VMFS3_VERSION, fdcBaseBlock, fsInfoStruct } from './fsInfo.js';
+import { INODE_MAGIC, INODE_SIZE, Inode, InodeType, Zla, cloneInode, decodeInode, encodeInode, typeBits } from './inode.js';
+import { Mutex } from './mutex.js';
+import { FileLayout, Resource, mapFileRange } from './resources.js';
+import { ResourceKind, ResourceLayout, encodeBitmapEntry, resourceHeaderStruct } from './resourceFile.js';
+import { POINTER_BLOCK_SIZE, POINTERS_PER_BLOCK, ROOT_INODE_ID, SYSTEM_FILES } from './systemFiles.js';
+import { CommitSink, DirOverlay, InPlaceSink, MetaWrite, Transaction } from './transaction.js';
+
+export interface Stat {
+  id: number;
+  type: InodeType;
+  /** POSIX mode: type bits and permissions. */
+  mode: number;
+  nlink: number;
+  uid: number;
+  gid: number;
+  size: number;
+  /** 512-byte units allocated. */
+  blocks: number;
+  atime: number;
+  mtime: number;
+  ctime: number;
+}
+
+export interface DirListing {
+  name: string;
+  id: number;
+  type: InodeType;
+}
+
+export interface StatFs {
+  blockSize: number;
+  totalBlocks: number;
+  freeBlocks: number;
+  totalInodes: number;
+  freeInodes: number;
+  nameMax: number;
+}
+
+export interface Caller {
+  uid: number;
+  gid: number;
+}
+
+const ROOT: Caller = { uid: 0, gid: 0 };
+const MAX_SYMLINK_DEPTH = 40;
+
+interface DirState {
+  entries: DirEntry[];
+  index: Map<string, number>;
+}
+
+export interface OpenOptions {
+  readOnly?: boolean;
+  sink?: CommitSink;
+  /** Seconds since the epoch; tests pin it. */
+  clock?: () => number;
+}
+
+export class Vmfs {
+  readonly blockSize: number;
+  readonly subBlockSize: number;
+  readonly fbb: Resource;
+  readonly fdc: Resource;
+  readonly pbc: Resource;
+  readonly sbc: Resource;
+  private readonly inodeCache = new Map<number, Inode>();
+  private readonly dirCache = new Map<number, DirState>();
+  private readonly pbCache = new Map<number, Uint32Array>();
+  private readonly mutex = new Mutex();
+  private readonly sink: CommitSink;
+  private readonly clock: () => number;
+  readonly readOnly: boolean;
+  private readonly ctx: MapContext;
+
+  private constructor(
+    readonly volume: LogicalVolume,
+    readonly info: FsInfo,
+    res: Record<ResourceKind, Resource>,
+    options: OpenOptions,
+  ) {
+    this.blockSize = info.blockSize;
+    this.fbb = res[ResourceKind.FileBlocks];
+    this.fdc = res[ResourceKind.Inodes];
+    this.pbc = res[ResourceKind.PointerBlocks];
+    this.sbc = res[ResourceKind.SubBlocks];
+    this.subBlockSize = this.sbc.layout.geometry.dataSize;
+    this.readOnly = !!options.readOnly || volume.readOnly;
+    this.sink = options.sink ?? new InPlaceSink(volume);
+    this.clock = options.clock ?? (() => Math.floor(Date.now() / 1000));
+    this.ctx = {
+      blockSize: this.blockSize,
+      subBlockSize: this.subBlockSize,
+      volumeBytes: volume.size,
+      fbb: this.fbb,
+      sbc: this.sbc,
+      pbc: this.pbc,
+      pointerBlock: (tx, id) => this.pointerBlock(tx, id),
+      editPointerBlock: (tx, id, fresh) => this.editPointerBlock(tx, id, fresh),
+      writeData: (logical, data) => this.volume.write(data, logical),
+      readData: (logical, data) => this.volume.read(data, logical),
+    };
+  }
+
+  // ---------------------------------------------------------------- opening
+
+  static async open(volume: LogicalVolume, options: OpenOptions = {}): Promise<Vmfs> {
+    const read = async (offset: number, length: number) => {
+      const b = Buffer.alloc(length);
+      await volume.read(b, offset);
+      return b;
+    };
+    if (volume.size < FS_INFO_OFFSET + 0x200) throw new VolumeError('volume too small to hold a file system');
+    const info = fsInfoStruct.decode(await read(FS_INFO_OFFSET, 0x200));
+    if (info.magic !== FS_INFO_MAGIC) throw new VolumeError(`no VMFS file system on this volume (FS info magic 0x${info.magic.toString(16)})`);
+    if (info.version !== VMFS3_VERSION) throw new VolumeError(`VMFS version ${info.version} is not supported (VMFS3 is ${VMFS3_VERSION})`);
+    const bs = info.blockSize;
+    if (!(bs >= 0x10000 && bs <= 0x4000000 && (bs & (bs - 1)) === 0)) throw new VolumeError(`unknown block size ${bs} in FS info`);
+    if (info.lvmUuid !== volume.uuid) throw new VolumeError(`the file system belongs to LVM ${info.lvmUuid}, not to this volume (${volume.uuid})`);
+
+    // Bootstrap: the inode table's first block holds its own header, the root and the system inodes.
+    const fdcBase = fdcBaseBlock(bs) * bs;
+    const boot: FileLayout = { blocks: [fdcBase], blockSize: bs };
+    const fdcLayout = await readLayout(read, boot, 'inode table (.fdc.sf)', 1024);
+    const readInodeVia = async (layout: ResourceLayout, file: FileLayout, id: number): Promise<Inode> => {
+      const parts = mapFileRange(file, layout.itemOffset(inodeAddress(id)), INODE_SIZE);
+      const buf = Buffer.concat(await Promise.all(parts.map((p) => read(p.logical, p.length))));
+      const inode = decodeInode(buf);
+      if (inode.lock.magic !== INODE_MAGIC) throw new VolumeError(`inode 0x${id.toString(16)}: bad magic 0x${inode.lock.magic.toString(16)}`);
+      return inode;
+    };
+    const root = await readInodeVia(fdcLayout, boot, ROOT_INODE_ID);
+    if (root.type !== InodeType.Directory) throw new VolumeError('the root inode is not a directory');
+    const rootLayout = await fileLayoutOf(root, bs, 'root directory');
+    const rootEntries = new Map(decodeDirEntries(await readFileBytes(read, rootLayout, root.size)).map((e) => [e.name, e.blockId]));
+
+    const fdcFile = await fileLayoutOf(await readInodeVia(fdcLayout, boot, need(rootEntries, '.fdc.sf')), bs, '.fdc.sf');
+    const res = {} as Record<ResourceKind, Resource>;
+    for (const spec of SYSTEM_FILES) {
+      if (!spec.kind) continue;
+      const inode = await readInodeVia(fdcLayout, fdcFile, need(rootEntries, spec.name));
+      const file = await fileLayoutOf(inode, bs, spec.name);
+      const limits: Record<ResourceKind, number> = { fbb: 0x1f0 * 8, fdc: 1024, pbc: 16, sbc: 64 };
+      const layout = await readLayout(read, file, spec.name, limits[spec.kind]);
+      if (spec.kind === ResourceKind.Inodes && layout.geometry.dataSize !== INODE_SIZE) throw new VolumeError(`.fdc.sf: inode size ${layout.geometry.dataSize}, expected ${INODE_SIZE}`);
+      if (spec.kind === ResourceKind.PointerBlocks && layout.geometry.dataSize !== POINTER_BLOCK_SIZE) throw new VolumeError(`.pbc.sf: pointer block size ${layout.geometry.dataSize}, expected ${POINTER_BLOCK_SIZE}`);
+      if (layout.fileSize() > inode.size + bs) throw new VolumeError(`${spec.name}: its geometry needs ${layout.fileSize()} bytes, the file holds ${inode.size}`);
+      res[spec.kind] = await Resource.load(spec.kind, layout, file, read);
+    }
+    return new Vmfs(volume, info, res, options);
+  }
+
+  // ------------------------------------------------------- metadata access
+
+  /** The inode as the transaction (or, without one, the committed state) sees it. */
+  async inode(tx: Transaction | null, id: number): Promise<Inode> {
+    const pending = tx?.inodes.get(id);
+    if (pending) return pending;
+    let inode = this.inodeCache.get(id);
+    if (!inode) {
+      if (blockType(id) !== BlockType.Inode) throw new VolumeError(`0x${id.toString(16)} is not an inode id`);
+      const at = inodeAddress(id);
+      if (at.entry >= this.fdc.entries.length || at.item >= this.fdc.layout.itemsInEntry(at.entry)) throw new VolumeError(`inode 0x${id.toString(16)} lies outside the inode table`);
+      const buf = await this.readMeta(this.fdc.itemRange(at));
+      inode = decodeInode(buf);
+      if (inode.lock.magic !== INODE_MAGIC || inode.id !== id) throw new VolumeError(`inode 0x${id.toString(16)} is damaged (magic 0x${inode.lock.magic.toString(16)}, id 0x${inode.id.toString(16)})`);
+      this.inodeCache.set(id, inode);
+    }
+    return inode;
+  }
+
+  private async editInode(tx: Transaction, id: number): Promise<Inode> {
+    let inode = tx.inodes.get(id);
+    if (!inode) {
+      inode = cloneInode(await this.inode(null, id));
+      tx.inodes.set(id, inode);
+    }
+    return inode;
+  }
+
+  private async pointerBlock(tx: Transaction | null, id: number): Promise<Uint32Array> {
+    const pending = tx?.pointerBlocks.get(id);
+    if (pending) return pending;
+    let pb = this.pbCache.get(id);
+    if (!pb) {
+      const at = { entry: (id >>> 6) & 0x3fffff, item: (id >>> 28) & 0xf };
+      if (blockType(id) !== BlockType.PointerBlock || at.entry >= this.pbc.entries.length) throw new VolumeError(`0x${id.toString(16)} is not a pointer block`);
+      const buf = await this.readMeta(this.pbc.itemRange(at));
+      pb = new Uint32Array(POINTERS_PER_BLOCK);
+      for (let i = 0; i < POINTERS_PER_BLOCK; i++) pb[i] = buf.readUInt32LE(i * 4);
+      this.pbCache.set(id, pb);
+    }
+    return pb;
+  }
+
+  private async editPointerBlock(tx: Transaction, id: number, fresh = false): Promise<Uint32Array> {
+    let pb = tx.pointerBlocks.get(id);
+    if (!pb) {
+      pb = fresh ? new Uint32Array(POINTERS_PER_BLOCK) : Uint32Array.from(await this.pointerBlock(null, id));
+      tx.pointerBlocks.set(id, pb);
+    }
+    return pb;
+  }
+
+  private async readMeta(parts: { logical: number; length: number }[]): Promise<Buffer> {
+    const bufs: Buffer[] = [];
+    for (const p of parts) {
+      const b = Buffer.alloc(p.length);
+      await this.volume.read(b, p.logical);
+      bufs.push(b);
+    }
+    return bufs.length === 1 ? bufs[0] : Buffer.concat(bufs);
+  }
+
+  private async dirState(id: number): Promise<DirState> {
+    let state = this.dirCache.get(id);
+    if (!state) {
+      const inode = await this.inode(null, id);
+      const data = new Uint8Array(inode.size);
+      await this.readInto(null, inode, data, 0);
+      const entries = decodeDirEntries(data);
+      const index = new Map<string, number>();
+      entries.forEach((e, i) => {
+        if (!index.has(e.name)) index.set(e.name, i);
+      });
+      state = { entries, index };
+      this.dirCache.set(id, state);
+    }
+    return state;
+  }
+
+  private overlay(tx: Transaction, dirId: number, base: DirState): DirOverlay {
+    let o = tx.dirs.get(dirId);
+    if (!o) {
+      o = { slots: new Map(), names: new Map(), length: base.entries.length };
+      tx.dirs.set(dirId, o);
+    }
+    return o;
+  }
+
+  /** A directory's entry for `name` as the transaction sees it. */
+  private async dirLookup(tx: Transaction | null, dirId: number, name: string): Promise<DirEntry | undefined> {
+    const base = await this.dirState(dirId);
+    const o = tx?.dirs.get(dirId);
+    if (o) {
+      const slot = o.names.get(name);
+      if (slot !== undefined) return slot < 0 ? undefined : o.slots.get(slot);
+    }
+    const slot = base.index.get(name);
+    if (slot === undefined || (o && slot >= o.length)) return undefined;
+    return o?.slots.get(slot) ?? base.entries[slot];
+  }
+
+  private async dirEntries(tx: Transaction | null, dirId: number): Promise<DirEntry[]> {
+    const base = await this.dirState(dirId);
+    const o = tx?.dirs.get(dirId);
+    if (!o) return base.entries;
+    const out: DirEntry[] = [];
+    for (let i = 0; i < o.length; i++) out.push(o.slots.get(i) ?? base.entries[i]);
+    return out;
+  }
+
+  private async dirSetSlot(tx: Transaction, dir: Inode, slot: number, entry: DirEntry): Promise<void> {
+    const base = await this.dirState(dir.id);
+    const o = this.overlay(tx, dir.id, base);
+    o.slots.set(slot, entry);
+    o.names.set(entry.name, slot);
+    await this.writeMetaData(tx, dir, slot * DIR_ENTRY_SIZE, dirEntryStruct.encode(entry));
+  }
+
+  private async dirAdd(tx: Transaction, dir: Inode, entry: DirEntry): Promise<void> {
+    const o = this.overlay(tx, dir.id, await this.dirState(dir.id));
+    const slot = o.length++;
+    await this.dirSetSlot(tx, dir, slot, entry);
+  }
+
+  /** Removes `name`, moving the last entry into its slot so the array stays without gaps. */
+  private async dirRemove(tx: Transaction, dir: Inode, name: string): Promise<void> {
+    const base = await this.dirState(dir.id);
+    const o = this.overlay(tx, dir.id, base);
+    const entries = await this.dirEntries(tx, dir.id);
+    const slot = entries.findIndex((e) => e.name === name);
+    if (slot < 0) throw new FsError('ENOENT', name);
+    const last = o.length - 1;
+    o.names.set(name, -1);
+    if (slot !== last) await this.dirSetSlot(tx, dir, slot, entries[last]);
+    o.slots.delete(last);
+    o.length = last;
+    const size = last * DIR_ENTRY_SIZE;
+    await truncateMap(this.ctx, tx, dir, size);
+    dir.size = size;
+  }
+
+  /** Writes metadata bytes (directory data) into a file through the transaction. */
+  private async writeMetaData(tx: Transaction, inode: Inode, offset: number, data: Uint8Array): Promise<void> {
+    const pieces = await mapForWrite(this.ctx, tx, inode, offset, data.length);
+    for (const p of pieces) tx.raw.push({ offset: p.logical!, data: data.subarray(p.fileOffset - offset, p.fileOffset - offset + p.length) });
+    if (offset + data.length > inode.size) inode.size = offset + data.length;
+  }
+
+  // ------------------------------------------------------------ committing
+
+  /** Runs `fn` alone, in a transaction that is committed if it returns and dropped if it throws. */
+  async transact<T>(fn: (tx: Transaction) => Promise<T>): Promise<T> {
+    return this.mutex.run(async () => {
+      if (this.readOnly) throw new FsError('EROFS', this.volume.extents[0].device.name);
+      const tx = new Transaction();
+      const result = await fn(tx);
+      await this.commit(tx);
+      return result;
+    });
+  }
+
+  private async commit(tx: Transaction): Promise<void> {
+    if (tx.empty) return;
+    const writes: MetaWrite[] = [];
+    for (const [id, inode] of tx.inodes) {
+      const parts = this.fdc.itemRange(inodeAddress(id));
+      const buf = encodeInode(inode);
+      let at = 0;
+      for (const p of parts) {
+        writes.push({ offset: p.logical, data: buf.subarray(at, at + p.length) });
+        at += p.length;
+      }
+    }
+    for (const [key, entry] of tx.entries) {
+      const [kind, index] = key.split(':');
+      writes.push({ offset: this.resource(kind as ResourceKind).entryLogical(Number(index)), data: encodeBitmapEntry(entry) });
+    }
+    for (const [id, pb] of tx.pointerBlocks) {
+      const parts = this.pbc.itemRange({ entry: (id >>> 6) & 0x3fffff, item: (id >>> 28) & 0xf });
+      const buf = Buffer.alloc(POINTER_BLOCK_SIZE);
+      for (let i = 0; i < POINTERS_PER_BLOCK; i++) buf.writeUInt32LE(pb[i], i * 4);
+      writes.push({ offset: parts[0].logical, data: buf });
+    }
+    writes.push(...tx.raw);
+    writes.sort((a, b) => a.offset - b.offset);
+    await this.sink.commit(writes);
+
+    // Install the new state in the caches.
+    for (const [id, inode] of tx.inodes) this.inodeCache.set(id, inode);
+    for (const id of tx.freedInodes) {
+      this.dirCache.delete(id);
+    }
+    for (const [key, entry] of tx.entries) {
+      const [kind, index] = key.split(':');
+      this.resource(kind as ResourceKind).install(Number(index), entry);
+    }
+    for (const [id, pb] of tx.pointerBlocks) this.pbCache.set(id, pb);
+    for (const [dirId, o] of tx.dirs) {
+      const state = this.dirCache.get(dirId);
+      if (!state) continue;
+      for (const [slot, e] of o.slots) state.entries[slot] = e;
+      state.entries.length = o.length;
+      for (const [name, slot] of o.names) {
+        if (slot < 0) state.index.delete(name);
+        else state.index.set(name, slot);
+      }
+    }
+  }
+
+  private resource(kind: ResourceKind): Resource {
+    return { fbb: this.fbb, fdc: this.fdc, pbc: this.pbc, sbc: this.sbc }[kind];
+  }
+
+  // ------------------------------------------------------------ path walks
+
+  /**
+   * Resolves a path to an inode id. Intermediate symlinks are followed; the
+   * last component too when `follow` is set.
+   */
+  async resolve(tx: Transaction | null, path: string, follow = true, depth = 0): Promise<number> {
+    const parts = splitPath(path);
+    let dir = ROOT_INODE_ID;
+    for (let i = 0; i < parts.length; i++) {
+      const inode = await this.inode(tx, dir);
+      if (inode.type !== InodeType.Directory) throw new FsError('ENOTDIR', path);
+      const e = await this.dirLookup(tx, dir, parts[i]);
+      if (!e) throw new FsError('ENOENT', path);
+      const last = i === parts.length - 1;
+      if (e.type === InodeType.Symlink && (!last || follow)) {
+        if (depth >= MAX_SYMLINK_DEPTH) throw new FsError('ELOOP', path);
+        const target = await this.readlinkId(tx, e.blockId);
+        const prefix = target.startsWith('/') ? '' : '/' + parts.slice(0, i).join('/');
+        dir = await this.resolve(tx, `${prefix}/${target}/${parts.slice(i + 1).join('/')}`, follow, depth + 1);
+        return dir;
+      }
+      dir = e.blockId;
+    }
+    return dir;
+  }
+
+  /** Resolves the parent of `path` and checks the final name. */
+  private async parentOf(tx: Transaction | null, path: string): Promise<{ parent: number; name: string }> {
+    const parts = splitPath(path);
+    if (parts.length === 0) throw new FsError('EBUSY', path, 'the root directory');
+    const name = parts[parts.length - 1];
+    if (Buffer.byteLength(name) > MAX_NAME_BYTES) throw new FsError('ENAMETOOLONG', path);
+    const parent = await this.resolve(tx, '/' + parts.slice(0, -1).join('/'));
+    const p = await this.inode(tx, parent);
+    if (p.type !== InodeType.Directory) throw new FsError('ENOTDIR', path);
+    return { parent, name };
+  }
+
+  // -------------------------------------------------------------- queries
+
+  async stat(path: string, follow = true): Promise<Stat> {
+    return this.statId(await this.resolve(null, path, follow));
+  }
+
+  async statId(id: number): Promise<Stat> {
+    const i = await this.inode(null, id);
+    return {
+      id,
+      type: i.type,
+      mode: typeBits(i.type) | (i.mode & 0o7777),
+      nlink: i.nlink,
+      uid: i.uid,
+      gid: i.gid,
+      size: i.size,
+      blocks: i.blockCount * (i.blockSize / 512),
+      atime: i.atime,
+      mtime: i.mtime,
+      ctime: i.ctime,
+    };
+  }
+
+  async readdir(path: string): Promise<DirListing[]> {
+    const id = await this.resolve(null, path);
+    const inode = await this.inode(null, id);
+    if (inode.type !== InodeType.Directory) throw new FsError('ENOTDIR', path);
+    return (await this.dirEntries(null, id)).map((e) => ({ name: e.name, id: e.blockId, type: e.type as InodeType }));
+  }
+
+  async readlink(path: string): Promise<string> {
+    const id = await this.resolve(null, path, false);
+    const inode = await this.inode(null, id);
+    if (inode.type !== InodeType.Symlink) throw new FsError('EINVAL', path);
+    return this.readlinkId(null, id);
+  }
+
+  private async readlinkId(tx: Transaction | null, id: number): Promise<string> {
+    const inode = await this.inode(tx, id);
+    const buf = new Uint8Array(inode.size);
+    await this.readInto(tx, inode, buf, 0);
+    return Buffer.from(buf).toString('utf8');
+  }
+
+  statfs(): StatFs {
+    return {
+      blockSize: this.blockSize,
+      totalBlocks: this.fbb.layout.geometry.totalItems,
+      freeBlocks: this.fbb.freeCount(),
+      totalInodes: this.fdc.layout.geometry.totalItems,
+      freeInodes: this.fdc.freeCount(),
+      nameMax: MAX_NAME_BYTES,
+    };
+  }
+
+  // ---------------------------------------------------------------- data
+
+  /** Reads up to `buf.length` bytes at `pos`; returns how many (0 at or past the end). */
+  async read(id: number, buf: Uint8Array, pos: number): Promise<number> {
+    const inode = await this.inode(null, id);
+    if (inode.type === InodeType.Directory) throw new FsError('EISDIR', `inode 0x${id.toString(16)}`);
+    return this.readInto(null, inode, buf, pos);
+  }
+
+  private async readInto(tx: Transaction | null, inode: Inode, buf: Uint8Array, pos: number): Promise<number> {
+    if (pos >= inode.size) return 0;
+    const len = Math.min(buf.length, inode.size - pos);
+    for (const p of await mapForRead(this.ctx, tx, inode, pos, len)) {
+      const slice = buf.subarray(p.fileOffset - pos, p.fileOffset - pos + p.length);
+      if (p.logical === null) slice.fill(0);
+      else await this.volume.read(slice, p.logical);
+    }
+    return len;
+  }
+
+  /** Writes `data` at `pos` (or at the end with `append`); returns the position after it. */
+  async write(id: number, data: Uint8Array, pos: number, append = false): Promise<number> {
+    return this.transact(async (tx) => {
+      const inode = await this.editInode(tx, id);
+      if (inode.type === InodeType.Directory) throw new FsError('EISDIR', `inode 0x${id.toString(16)}`);
+      const at = append ? inode.size : pos;
+      if (data.length === 0) return at;
+      let pieces: Piece[];
+      try {
+        pieces = await mapForWrite(this.ctx, tx, inode, at, data.length);
+      } catch (e) {
+        if (e instanceof FsError && e.code === 'ENOSPC') throw new FsError('ENOSPC', `inode 0x${id.toString(16)}`);
+        throw e;
+      }
+      // Data first, then the metadata that makes it reachable.
+      for (const p of pieces) await this.volume.write(data.subarray(p.fileOffset - at, p.fileOffset - at + p.length), p.logical!);
+      const now = this.clock();
+      if (at + data.length > inode.size) inode.size = at + data.length;
+      inode.mtime = now;
+      inode.ctime = now;
+      return at + data.length;
+    });
+  }
+
+  async truncate(path: string, size: number): Promise<void> {
+    const id = await this.resolve(null, path);
+    await this.truncateId(id, size, path);
+  }
+
+  async truncateId(id: number, size: number, path = `inode 0x${id.toString(16)}`): Promise<void> {
+    if (size < 0 || !Number.isSafeInteger(size)) throw new FsError('EINVAL', path);
+    await this.transact(async (tx) => {
+      const inode = await this.editInode(tx, id);
+      if (inode.type === InodeType.Directory) throw new FsError('EISDIR', path);
+      if (size > maxFileSize(this.ctx)) throw new FsError('EFBIG', path);
+      if (size < inode.size) await truncateMap(this.ctx, tx, inode, size);
+      else await chooseMode(this.ctx, tx, inode, size);
+      inode.size = size;
+      const now = this.clock();
+      inode.mtime = now;
+      inode.ctime = now;
+    });
+  }
+
+  // ------------------------------------------------------------ namespace
+
+  private async allocInode(tx: Transaction, type: InodeType, mode: number, caller: Caller, parentZla: boolean): Promise<Inode> {
+    const [at] = this.fdc.allocate(tx, 1);
+    const id = inodeId(at);
+    const old = await this.readRawInodeForReuse(at);
+    const now = this.clock();
+    const inode: Inode = {
+      lock: freeLockHeader(INODE_MAGIC, this.fdc.itemLogical(at)),
+      id,
+      generation: ((old?.generation ?? 0) + 1) >>> 0,
+      nlink: 1,
+      type,
+      flags: 0,
+      size: 0,
+      blockSize: parentZla ? this.blockSize : this.subBlockSize,
+      blockCount: 0,
+      mtime: now,
+      ctime: now,
+      atime: now,
+      uid: caller.uid,
+      gid: caller.gid,
+      mode: mode & 0o7777,
+      zla: parentZla ? Zla.FileBlocks : Zla.SubBlocks,
+      tbz: 0,
+      cow: 0,
+      blocks: new Uint32Array(256),
+    };
+    if (old) inode.lock = { ...old.lock, magic: INODE_MAGIC, pos: this.fdc.itemLogical(at), mode: LockMode.Free };
+    tx.inodes.set(id, inode);
+    return inode;
+  }
+
+  /** A free slot's previous contents, to carry its generation and lock sequence forward. */
+  private async readRawInodeForReuse(at: { entry: number; item: number }): Promise<Inode | null> {
+    const id = inodeId(at);
+    const cached = this.inodeCache.get(id);
+    if (cached) return cached;
+    const inode = decodeInode(await this.readMeta(this.fdc.itemRange(at)));
+    return inode.lock.magic === INODE_MAGIC ? inode : null;
+  }
+
+  private async freeInode(tx: Transaction, inode: Inode): Promise<void> {
+    await truncateMap(this.ctx, tx, inode, 0);
+    inode.size = 0;
+    inode.nlink = 0;
+    inode.blocks.fill(0);
+    this.fdc.free(tx, inodeAddress(inode.id));
+    tx.freedInodes.add(inode.id);
+  }
+
+  private entryFor(inode: Inode, name: string): DirEntry {
+    return { type: inode.type, blockId: inode.id, recordId: inode.generation, name };
+  }
+
+  private async createNode(path: string, type: InodeType, mode: number, caller: Caller, exclusive: boolean, init?: (tx: Transaction, inode: Inode) => Promise<void>): Promise<number> {
+    return this.transact(async (tx) => {
+      const { parent, name } = await this.parentOf(tx, path);
+      const existing = await this.dirLookup(tx, parent, name);
+      if (existing) {
+        if (exclusive || type !== InodeType.File) throw new FsError('EEXIST', path);
+        const inode = await this.inode(tx, existing.blockId);
+        if (inode.type === InodeType.Directory) throw new FsError('EISDIR', path);
+        return existing.blockId;
+      }
+      const dir = await this.editInode(tx, parent);
+      const inode = await this.allocInode(tx, type, mode, caller, false);
+      if (init) await init(tx, inode);
+      await this.dirAdd(tx, dir, this.entryFor(inode, name));
+      const now = this.clock();
+      dir.mtime = now;
+      dir.ctime = now;
+      return inode.id;
+    });
+  }
+
+  /** Creates a regular file (or opens the existing one unless `exclusive`). Returns its inode id. */
+  async create(path: string, mode = 0o644, caller: Caller = ROOT, exclusive = false): Promise<number> {
+    return this.createNode(path, InodeType.File, mode, caller, exclusive);
+  }
+
+  async mkdir(path: string, mode = 0o755, caller: Caller = ROOT): Promise<number> {
+    return this.transact(async (tx) => {
+      const { parent, name } = await this.parentOf(tx, path);
+      if (await this.dirLookup(tx, parent, name)) throw new FsError('EEXIST', path);
+      const dir = await this.editInode(tx, parent);
+      const inode = await this.allocInode(tx, InodeType.Directory, mode, caller, false);
+      inode.nlink = 2;
+      this.dirCache.set(inode.id, { entries: [], index: new Map() });
+      await this.dirAdd(tx, inode, this.entryFor(inode, '.'));
+      await this.dirAdd(tx, inode, { ...this.entryFor(dir, '..') });
+      await this.dirAdd(tx, dir, this.entryFor(inode, name));
+      dir.nlink += 1;
+      const now = this.clock();
+      dir.mtime = now;
+      dir.ctime = now;
+      return inode.id;
+    });
+  }
+
+  async symlink(target: string, path: string, caller: Caller = ROOT): Promise<number> {
+    const bytes = Buffer.from(target, 'utf8');
+    if (bytes.length === 0) throw new FsError('ENOENT', path);
+    if (bytes.length > 4095) throw new FsError('ENAMETOOLONG', path);
+    return this.createNode(path, InodeType.Symlink, 0o777, caller, true, async (tx, inode) => {
+      const pieces = await mapForWrite(this.ctx, tx, inode, 0, bytes.length);
+      for (const p of pieces) await this.volume.write(bytes.subarray(p.fileOffset, p.fileOffset + p.length), p.logical!);
+      inode.size = bytes.length;
+    });
+  }
+
+  async link(existing: string, path: string): Promise<void> {
+    await this.transact(async (tx) => {
+      const id = await this.resolve(tx, existing, false);
+      const target = await this.editInode(tx, id);
+      if (target.type === InodeType.Directory) throw new FsError('EPERM', existing);
+      const { parent, name } = await this.parentOf(tx, path);
+      if (await this.dirLookup(tx, parent, name)) throw new FsError('EEXIST', path);
+      const dir = await this.editInode(tx, parent);
+      await this.dirAdd(tx, dir, this.entryFor(target, name));
+      target.nlink += 1;
+      const now = this.clock();
+      target.ctime = now;
+      dir.mtime = now;
+      dir.ctime = now;
+    });
+  }
+
+  async unlink(path: string): Promise<void> {
+    await this.transact(async (tx) => {
+      const { parent, name } = await this.parentOf(tx, path);
+      const e = await this.dirLookup(tx, parent, name);
+      if (!e) throw new FsError('ENOENT', path);
+      const inode = await this.editInode(tx, e.blockId);
+      if (inode.type === InodeType.Directory) throw new FsError('EISDIR', path);
+      if (inode.type === InodeType.System) throw new FsError('EPERM', path);
+      const dir = await this.editInode(tx, parent);
+      await this.dirRemove(tx, dir, name);
+      await this.dropLink(tx, inode);
+      const now = this.clock();
+      dir.mtime = now;
+      dir.ctime = now;
+    });
+  }
+
+  private async dropLink(tx: Transaction, inode: Inode): Promise<void> {
+    inode.nlink -= 1;
+    inode.ctime = this.clock();
+    if (inode.nlink <= 0) await this.freeInode(tx, inode);
+  }
+
+  async rmdir(path: string): Promise<void> {
+    await this.transact(async (tx) => {
+      const { parent, name } = await this.parentOf(tx, path);
+      if (name === '.') throw new FsError('EINVAL', path);
+      if (name === '..') throw new FsError('ENOTEMPTY', path);
+      const e = await this.dirLookup(tx, parent, name);
+      if (!e) throw new FsError('ENOENT', path);
+      const inode = await this.editInode(tx, e.blockId);
+      if (inode.type !== InodeType.Directory) throw new FsError('ENOTDIR', path);
+      if ((await this.dirEntries(tx, inode.id)).length > 2) throw new FsError('ENOTEMPTY', path);
+      const dir = await this.editInode(tx, parent);
+      await this.dirRemove(tx, dir, name);
+      dir.nlink -= 1;
+      const now = this.clock();
+      dir.mtime = now;
+      dir.ctime = now;
+      inode.nlink = 1;
+      await this.dropLink(tx, inode);
+    });
+  }
+
+  /** POSIX rename: replaces a target of a compatible kind, moves directories between parents. */
+  async rename(from: string, to: string): Promise<void> {
+    await this.transact(async (tx) => {
+      const src = await this.parentOf(tx, from);
+      const dst = await this.parentOf(tx, to);
+      if (src.name === '.' || src.name === '..' || dst.name === '.' || dst.name === '..') throw new FsError('EINVAL', from);
+      const e = await this.dirLookup(tx, src.parent, src.name);
+      if (!e) throw new FsError('ENOENT', from);
+      const moving = await this.editInode(tx, e.blockId);
+      if (moving.type === InodeType.System) throw new FsError('EPERM', from);
+      const isDir = moving.type === InodeType.Directory;
+      if (isDir) {
+        // A directory may not move into its own subtree.
+        for (let d = dst.parent; ; ) {
+          if (d === moving.id) throw new FsError('EINVAL', to);
+          if (d === ROOT_INODE_ID) break;
+          const up = await this.dirLookup(tx, d, '..');
+          if (!up || up.blockId === d) break;
+          d = up.blockId;
+        }
+      }
+      const existing = await this.dirLookup(tx, dst.parent, dst.name);
+      if (existing && existing.blockId === moving.id) return; // same file: nothing to do
+      const srcDir = await this.editInode(tx, src.parent);
+      const dstDir = await this.editInode(tx, dst.parent);
+      if (existing) {
+        const victim = await this.editInode(tx, existing.blockId);
+        if (victim.type === InodeType.System) throw new FsError('EPERM', to);
+        if (isDir && victim.type !== InodeType.Directory) throw new FsError('ENOTDIR', to);
+        if (!isDir && victim.type === InodeType.Directory) throw new FsError('EISDIR', to);
+        if (victim.type === InodeType.Directory) {
+          if ((await this.dirEntries(tx, victim.id)).length > 2) throw new FsError('ENOTEMPTY', to);
+          dstDir.nlink -= 1;
+          victim.nlink = 1;
+        }
+        await this.dirRemove(tx, dstDir, dst.name);
+        await this.dropLink(tx, victim);
+      }
+      await this.dirRemove(tx, srcDir, src.name);
+      await this.dirAdd(tx, dstDir, this.entryFor(moving, dst.name));
+      if (isDir && src.parent !== dst.parent) {
+        const dotdot = (await this.dirEntries(tx, moving.id)).findIndex((x) => x.name === '..');
+        await this.dirSetSlot(tx, moving, dotdot, this.entryFor(dstDir, '..'));
+        srcDir.nlink -= 1;
+        dstDir.nlink += 1;
+      }
+      const now = this.clock();
+      moving.ctime = now;
+      srcDir.mtime = srcDir.ctime = now;
+      dstDir.mtime = dstDir.ctime = now;
+    });
+  }
+
+  async setAttributes(path: string, attrs: { mode?: number; uid?: number; gid?: number; atime?: number; mtime?: number }, follow = true): Promise<void> {
+    const id = await this.resolve(null, path, follow);
+    await this.setAttributesId(id, attrs);
+  }
+
+  async setAttributesId(id: number, attrs: { mode?: number; uid?: number; gid?: number; atime?: number; mtime?: number }): Promise<void> {
+    await this.transact(async (tx) => {
+      const inode = await this.editInode(tx, id);
+      if (attrs.mode !== undefined) inode.mode = attrs.mode & 0o7777;
+      if (attrs.uid !== undefined) inode.uid = attrs.uid >>> 0;
+      if (attrs.gid !== undefined) inode.gid = attrs.gid >>> 0;
+      if (attrs.atime !== undefined) inode.atime = Math.floor(attrs.atime) >>> 0;
+      if (attrs.mtime !== undefined) inode.mtime = Math.floor(attrs.mtime) >>> 0;
+      inode.ctime = this.clock();
+    });
+  }
+
+  /** Writes everything durable. */
+  async sync(): Promise<void> {
+    await this.mutex.run(() => this.volume.flush());
+  }
+
+  async close(): Promise<void> {
+    await this.mutex.run(async () => {
+      await this.volume.flush();
+      await this.volume.close();
+    });
+  }
+
+  /** Logical file block ranges owned by each extent, for `info`. */
+  allocatedPerExtent(): number[] {
+    const counts = this.volume.extents.map(() => 0);
+    const ipe = this.fbb.layout.geometry.itemsPerEntry;
+    this.fbb.entries.forEach((e, entry) => {
+      for (let i = 0; i < e.total; i++) {
+        if (e.bitmap[i >> 3] & (1 << (i & 7))) continue;
+        const block = entry * ipe + i;
+        const ext = this.volume.extents.indexOf(this.volume.extentAt(block * this.blockSize));
+        counts[ext]++;
+      }
+    });
+    return counts;
+  }
+}
+
+export function splitPath(path: string): string[] {
+  return path.split('/').filter((p) => p !== '' && p !== '.');
+}
+
+function need(entries: Map<string, number>, name: string): number {
+  const id = entries.get(name);
+  if (id === undefined) throw new VolumeError(`the root directory has no ${name}`);
+  return id;
+}
+
+async function readLayout(read: (o: number, l: number) => Promise<Buffer>, file: FileLayout, what: string, maxIpe: number): Promise<ResourceLayout> {
+  const parts = mapFileRange(file, 0, 0x200);
+  const g = resourceHeaderStruct.decode(await read(parts[0].logical, 0x200));
+  const bad = ResourceLayout.validate(g, maxIpe);
+  if (bad) throw new VolumeError(`${what}: damaged resource header (${bad})`);
+  return new ResourceLayout(g);
+}
+
+/** The logical offset of each block of a system file (file blocks only, as the reader requires). */
+async function fileLayoutOf(inode: Inode, bs: number, what: string): Promise<FileLayout> {
+  if (inode.zla !== Zla.FileBlocks) throw new VolumeError(`${what}: addressing mode ${inode.zla}, expected file blocks`);
+  const n = Math.ceil(inode.size / bs);
+  const blocks: number[] = [];
+  for (let i = 0; i < n; i++) {
+    const id = inode.blocks[i];
+    blocks.push(id === 0 || blockType(id) !== BlockType.FileBlock ? -1 : fileBlockNumber(id) * bs);
+  }
+  return { blocks, blockSize: bs };
+}
+
+async function readFileBytes(read: (o: number, l: number) => Promise<Buffer>, layout: FileLayout, size: number): Promise<Buffer> {
+  const parts = mapFileRange(layout, 0, size);
+  return Buffer.concat(await Promise.all(parts.map((p) => read(p.logical, p.length))));
+}
+

@@ -1,0 +1,130 @@
+// Table-driven codec for on-disk structures: each structure is declared once,
+// with the offset and type of every field, and the same table both encodes
+// and decodes it. Integers are little-endian, as everywhere in VMFS.
+import { formatUuid, parseUuid } from './uuid.js';
+
+export type FieldType =
+  | 'u8'
+  | 'u16'
+  | 'u32'
+  | 'u64'
+  | 'uuid' // 16 bytes, shown as VMFS's text form
+  | { bytes: number } // raw bytes
+  | { cstring: number }; // NUL-padded text of at most n-1 bytes
+
+export interface FieldDef {
+  offset: number;
+  type: FieldType;
+}
+
+type ValueOf<T extends FieldType> = T extends 'u8' | 'u16' | 'u32' | 'u64'
+  ? number
+  : T extends 'uuid'
+    ? string
+    : T extends { bytes: number }
+      ? Buffer
+      : string;
+
+export type Decoded<S extends Record<string, FieldDef>> = { [K in keyof S]: ValueOf<S[K]['type']> };
+
+export function fieldSize(t: FieldType): number {
+  if (t === 'u8') return 1;
+  if (t === 'u16') return 2;
+  if (t === 'u32') return 4;
+  if (t === 'u64') return 8;
+  if (t === 'uuid') return 16;
+  return 'bytes' in t ? t.bytes : t.cstring;
+}
+
+export class Struct<S extends Record<string, FieldDef>> {
+  constructor(
+    readonly name: string,
+    readonly size: number,
+    readonly fields: S,
+  ) {
+    for (const [k, f] of Object.entries(fields)) {
+      if (f.offset + fieldSize(f.type) > size) throw new Error(`${name}.${k} lies outside the ${size}-byte structure`);
+    }
+  }
+
+  decode(buf: Uint8Array, base = 0): Decoded<S> {
+    const b = Buffer.from(buf.buffer, buf.byteOffset, buf.byteLength);
+    const out: Record<string, unknown> = {};
+    for (const [k, f] of Object.entries(this.fields)) out[k] = readField(b, base + f.offset, f.type);
+    return out as Decoded<S>;
+  }
+
+  /** Writes every field of `value` into `buf` at `base`; bytes not covered by a field are left alone. */
+  encodeInto(value: Decoded<S>, buf: Uint8Array, base = 0): void {
+    const b = Buffer.from(buf.buffer, buf.byteOffset, buf.byteLength);
+    for (const [k, f] of Object.entries(this.fields)) writeField(b, base + f.offset, f.type, (value as Record<string, unknown>)[k], `${this.name}.${k}`);
+  }
+
+  encode(value: Decoded<S>): Buffer {
+    const buf = Buffer.alloc(this.size);
+    this.encodeInto(value, buf);
+    return buf;
+  }
+}
+
+export function defineStruct<S extends Record<string, FieldDef>>(name: string, size: number, fields: S): Struct<S> {
+  return new Struct(name, size, fields);
+}
+
+function readField(b: Buffer, at: number, t: FieldType): unknown {
+  switch (t) {
+    case 'u8':
+      return b.readUInt8(at);
+    case 'u16':
+      return b.readUInt16LE(at);
+    case 'u32':
+      return b.readUInt32LE(at);
+    case 'u64': {
+      const v = b.readBigUInt64LE(at);
+      // Offsets and counts on disk fit in 53 bits; larger values only come from damage.
+      return v <= BigInt(Number.MAX_SAFE_INTEGER) ? Number(v) : Number.MAX_SAFE_INTEGER;
+    }
+    case 'uuid':
+      return formatUuid(b.subarray(at, at + 16));
+    default:
+      if ('bytes' in t) return Buffer.from(b.subarray(at, at + t.bytes));
+      {
+        const raw = b.subarray(at, at + t.cstring);
+        const nul = raw.indexOf(0);
+        return raw.subarray(0, nul < 0 ? raw.length : nul).toString('utf8');
+      }
+  }
+}
+
+function writeField(b: Buffer, at: number, t: FieldType, v: unknown, what: string): void {
+  switch (t) {
+    case 'u8':
+      b.writeUInt8(Number(v), at);
+      return;
+    case 'u16':
+      b.writeUInt16LE(Number(v), at);
+      return;
+    case 'u32':
+      b.writeUInt32LE(Number(v) >>> 0, at);
+      return;
+    case 'u64':
+      b.writeBigUInt64LE(BigInt(Number(v)), at);
+      return;
+    case 'uuid':
+      parseUuid(String(v)).copy(b, at);
+      return;
+    default:
+      if ('bytes' in t) {
+        const src = v as Uint8Array;
+        if (src.length !== t.bytes) throw new Error(`${what}: expected ${t.bytes} bytes, got ${src.length}`);
+        b.set(src, at);
+        return;
+      }
+      {
+        const s = Buffer.from(String(v), 'utf8');
+        if (s.length >= t.cstring) throw new Error(`${what}: text longer than ${t.cstring - 1} bytes`);
+        b.fill(0, at, at + t.cstring);
+        s.copy(b, at);
+      }
+  }
+}

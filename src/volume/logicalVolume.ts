@@ -1,0 +1,213 @@
+// The logical volume (VMFS's LVM): one or more extents, each a block device
+// carrying a volume header and LVM info, concatenated segment by segment into
+// one flat address space that the file system lives in.
+import { BlockDevice } from '../device/blockDevice.js';
+import { VolumeError } from '../util/errors.js';
+import { newUuid } from '../util/uuid.js';
+import { ExtentMap } from './extentMap.js';
+import {
+  EXTENT_DATA_OFFSET,
+  LVM_INFO_OFFSET,
+  LVM_VERSION,
+  LvmInfo,
+  MAX_EXTENTS,
+  SEGMENT_SIZE,
+  VOLUME_HEADER_OFFSET,
+  VOLUME_MAGIC,
+  VolumeHeader,
+  deviceSizeFor,
+  lvmInfoStruct,
+  segmentsFor,
+  volumeHeaderStruct,
+} from './volumeHeader.js';
+
+export interface Extent {
+  device: BlockDevice;
+  header: VolumeHeader;
+  lvm: LvmInfo;
+  firstSegment: number;
+  lastSegment: number;
+}
+
+export class LogicalVolume {
+  private map: ExtentMap<Extent>;
+
+  private constructor(
+    extents: Extent[],
+    readonly readOnly: boolean,
+  ) {
+    this.map = new ExtentMap(extents);
+  }
+
+  get extents(): readonly Extent[] {
+    return this.map.extents;
+  }
+  get size(): number {
+    return this.map.size;
+  }
+  get uuid(): string {
+    return this.map.extents[0].lvm.lvmUuid;
+  }
+
+  async read(buf: Uint8Array, offset: number): Promise<void> {
+    const pieces = this.map.map(offset, buf.length);
+    if (pieces.length === 1) return pieces[0].extent.device.read(buf, pieces[0].deviceOffset);
+    for (const p of pieces) await p.extent.device.read(buf.subarray(p.bufferOffset, p.bufferOffset + p.length), p.deviceOffset);
+  }
+
+  async write(buf: Uint8Array, offset: number): Promise<void> {
+    if (this.readOnly) throw new VolumeError('the datastore is open read-only');
+    const pieces = this.map.map(offset, buf.length);
+    if (pieces.length === 1) return pieces[0].extent.device.write(buf, pieces[0].deviceOffset);
+    for (const p of pieces) await p.extent.device.write(buf.subarray(p.bufferOffset, p.bufferOffset + p.length), p.deviceOffset);
+  }
+
+  extentAt(offset: number): Extent {
+    return this.map.extentAt(offset);
+  }
+
+  async flush(): Promise<void> {
+    for (const e of this.extents) await e.device.flush();
+  }
+
+  async close(): Promise<void> {
+    for (const e of this.extents) await e.device.close();
+  }
+
+  /**
+   * Opens the volume made of `devices`, given in any order. Refuses a device
+   * that is not an extent, an extent of another volume, a duplicate, a
+   * missing extent, and an extent whose device is shorter than its segments.
+   */
+  static async open(devices: BlockDevice[], options: { readOnly?: boolean } = {}): Promise<LogicalVolume> {
+    if (devices.length === 0) throw new VolumeError('no extent given');
+    const extents: Extent[] = [];
+    for (const device of devices) extents.push(await readExtent(device));
+
+    const first = extents[0];
+    for (const e of extents) {
+      if (e.lvm.lvmUuid !== first.lvm.lvmUuid) {
+        throw new VolumeError(`${e.device.name}: extent of another volume (LVM ${e.lvm.lvmUuid}, not ${first.lvm.lvmUuid} of ${first.device.name})`);
+      }
+    }
+    const byStart = [...extents].sort((a, b) => a.firstSegment - b.firstSegment);
+    for (let i = 1; i < byStart.length; i++) {
+      const a = byStart[i - 1];
+      const b = byStart[i];
+      if (a.header.deviceUuid === b.header.deviceUuid || a.firstSegment === b.firstSegment) {
+        throw new VolumeError(`${b.device.name}: the same extent as ${a.device.name} (given twice)`);
+      }
+      if (b.firstSegment <= a.lastSegment) {
+        throw new VolumeError(`${b.device.name}: segments ${b.firstSegment}-${b.lastSegment} overlap ${a.device.name} (${a.firstSegment}-${a.lastSegment})`);
+      }
+    }
+    const totalSegments = first.lvm.size / SEGMENT_SIZE;
+    const wanted = first.lvm.numExtents;
+    let expect = 0;
+    const holes: string[] = [];
+    for (const e of byStart) {
+      if (e.firstSegment > expect) holes.push(`segments ${expect}-${e.firstSegment - 1}`);
+      expect = e.lastSegment + 1;
+    }
+    if (expect < totalSegments) holes.push(`segments ${expect}-${totalSegments - 1}`);
+    if (holes.length > 0 || byStart.length !== wanted) {
+      throw new VolumeError(
+        `missing extent: the volume ${first.lvm.lvmUuid} has ${wanted} extents, ${byStart.length} given` +
+          (holes.length ? `; nothing holds ${holes.join(', ')}` : ''),
+      );
+    }
+    if (byStart.length > MAX_EXTENTS) throw new VolumeError(`the volume has ${byStart.length} extents, at most ${MAX_EXTENTS} are allowed`);
+    return new LogicalVolume(byStart, !!options.readOnly || devices.some((d) => d.readOnly));
+  }
+
+  /**
+   * Writes fresh volume headers and LVM info on `devices`, in this order, and
+   * returns the new volume. Each device holds as many whole segments as fit.
+   */
+  static async create(devices: BlockDevice[], options: { lvmUuid?: string; now?: number } = {}): Promise<LogicalVolume> {
+    if (devices.length === 0) throw new VolumeError('no extent given');
+    if (devices.length > MAX_EXTENTS) throw new VolumeError(`${devices.length} extents given, at most ${MAX_EXTENTS} are allowed`);
+    const lvmUuid = options.lvmUuid ?? newUuid();
+    const now = Math.floor((options.now ?? Date.now()) / 1000);
+    const counts = devices.map((d) => {
+      const n = segmentsFor(d.size);
+      if (n < 1) throw new VolumeError(`${d.name}: too small for an extent (${d.size} bytes; at least ${deviceSizeFor(1)} needed)`);
+      return n;
+    });
+    const total = counts.reduce((a, b) => a + b, 0);
+    const extents: Extent[] = [];
+    let next = 0;
+    for (let i = 0; i < devices.length; i++) {
+      const header: VolumeHeader = {
+        magic: VOLUME_MAGIC,
+        version: LVM_VERSION,
+        lun: 0,
+        name: '',
+        totalBytes: devices[i].size,
+        numPEs: 1,
+        dataOffset: EXTENT_DATA_OFFSET,
+        deviceUuid: newUuid(),
+        ctime: now,
+        mtime: now,
+      };
+      const lvm: LvmInfo = {
+        size: total * SEGMENT_SIZE,
+        blocks: total + devices.length,
+        uuidText: lvmUuid,
+        lvmUuid,
+        ctime: now,
+        numSegments: counts[i],
+        firstSegment: next,
+        lastSegment: next + counts[i] - 1,
+        mtime: now,
+        numExtents: devices.length,
+      };
+      extents.push({ device: devices[i], header, lvm, firstSegment: next, lastSegment: next + counts[i] - 1 });
+      next += counts[i];
+    }
+    for (const e of extents) await writeExtentHeaders(e);
+    return new LogicalVolume(extents, false);
+  }
+}
+
+export async function writeExtentHeaders(e: Extent): Promise<void> {
+  const buf = Buffer.alloc(0x400);
+  volumeHeaderStruct.encodeInto(e.header, buf, 0);
+  lvmInfoStruct.encodeInto(e.lvm, buf, LVM_INFO_OFFSET - VOLUME_HEADER_OFFSET);
+  await e.device.write(buf, VOLUME_HEADER_OFFSET);
+}
+
+async function readExtent(device: BlockDevice): Promise<Extent> {
+  if (device.size < VOLUME_HEADER_OFFSET + 0x400) {
+    throw new VolumeError(`${device.name}: too short to be a VMFS extent (${device.size} bytes)`);
+  }
+  const buf = Buffer.alloc(0x400);
+  await device.read(buf, VOLUME_HEADER_OFFSET);
+  const header = volumeHeaderStruct.decode(buf, 0);
+  const lvm = lvmInfoStruct.decode(buf, LVM_INFO_OFFSET - VOLUME_HEADER_OFFSET);
+  if (header.magic !== VOLUME_MAGIC) {
+    throw new VolumeError(`${device.name}: not a VMFS extent (no volume header magic at 1 MiB; found 0x${header.magic.toString(16)})`);
+  }
+  if (header.version !== LVM_VERSION) {
+    throw new VolumeError(`${device.name}: LVM version ${header.version} is not supported (VMFS3 uses ${LVM_VERSION})`);
+  }
+  const total = lvm.size / SEGMENT_SIZE;
+  if (
+    !Number.isInteger(total) ||
+    total < 1 ||
+    lvm.numExtents < 1 ||
+    lvm.numExtents > MAX_EXTENTS ||
+    lvm.lastSegment < lvm.firstSegment ||
+    lvm.lastSegment >= total ||
+    lvm.numSegments !== lvm.lastSegment - lvm.firstSegment + 1
+  ) {
+    throw new VolumeError(
+      `${device.name}: damaged LVM info (size ${lvm.size}, segments ${lvm.firstSegment}-${lvm.lastSegment} of ${lvm.numSegments}, ${lvm.numExtents} extents)`,
+    );
+  }
+  const needed = deviceSizeFor(lvm.numSegments);
+  if (device.size < needed) {
+    throw new VolumeError(`${device.name}: extent is truncated (${device.size} bytes, its ${lvm.numSegments} segments need ${needed})`);
+  }
+  return { device, header, lvm, firstSegment: lvm.firstSegment, lastSegment: lvm.lastSegment };
+}
