@@ -1,0 +1,25 @@
+// The -d/--datastore option every datastore command takes.
+import { Command } from 'commander';
+import { openDatastore } from '../fs/datastore.js';
+import { Vmfs } from '../fs/vmfs.js';
+import { UsageError } from './exitCodes.js';
+
+export function addDatastoreOption(cmd: Command): Command {
+  return cmd.requiredOption('-d, --datastore <extents>', 'the datastore: its extents, comma-separated (files or block devices)');
+}
+
+export function extentList(value: string | undefined): string[] {
+  const list = (value ?? '').split(',').map((s) => s.trim()).filter(Boolean);
+  if (list.length === 0) throw new UsageError('no extent given (-d EXT[,EXT...])');
+  return list;
+}
+
+/** Opens the datastore, runs `fn`, and closes it whatever happens. */
+export async function withDatastore<T>(opts: { datastore?: string }, readOnly: boolean, fn: (fs: Vmfs) => Promise<T>): Promise<T> {
+  const fs = await openDatastore(extentList(opts.datastore), { readOnly });
+  try {
+    return await fn(fs);
+  } finally {
+    await fs.close();
+  }
+}

@@ -1,0 +1,35 @@
+// The vmfs command line: a thin layer over the library. Every command prints
+// one line on error ("vmfs: PATH: No such file or directory") and exits with
+// a documented code (exitCodes.ts), never a stack trace.
+import { Command, CommanderError } from 'commander';
+import { EXIT_USAGE, describeError } from './exitCodes.js';
+import { registerFileCommands } from './fileCommands.js';
+import { registerVolumeCommands } from './volumeCommands.js';
+
+export function buildProgram(): Command {
+  const program = new Command('vmfs')
+    .description('VMFS3-compatible cluster file system toolkit: datastores, extents, FUSE, and a MIPS machine for the VMs stored in them')
+    .version('0.1.0')
+    .showHelpAfterError('(run with --help for usage)')
+    .exitOverride();
+  registerVolumeCommands(program);
+  registerFileCommands(program);
+  for (const c of program.commands) c.exitOverride();
+  return program;
+}
+
+export async function main(argv: string[]): Promise<number> {
+  const program = buildProgram();
+  try {
+    await program.parseAsync(argv, { from: 'user' });
+    return typeof process.exitCode === 'number' ? process.exitCode : 0;
+  } catch (e) {
+    if (e instanceof CommanderError) {
+      // Help and version exit 0; commander already printed the usage error.
+      return e.exitCode === 0 ? 0 : EXIT_USAGE;
+    }
+    const { message, code } = describeError(e);
+    process.stderr.write(`vmfs: ${message}\n`);
+    return code;
+  }
+}
