@@ -2,6 +2,7 @@
 import { Command } from 'commander';
 import { openDatastore } from '../fs/datastore.js';
 import { Vmfs } from '../fs/vmfs.js';
+import { parseSize } from '../util/size.js';
 import { UsageError } from './exitCodes.js';
 
 export function addDatastoreOption(cmd: Command): Command {
@@ -21,5 +22,14 @@ export async function withDatastore<T>(opts: { datastore?: string }, readOnly: b
     return await fn(fs);
   } finally {
     await fs.close();
+  }
+}
+
+/** A size argument (512M, 2G); a bad one is a usage error. */
+export function sizeArgument(text: string, what: string): number {
+  try {
+    return parseSize(text);
+  } catch (e) {
+    throw new UsageError(`${what}: ${(e as Error).message}`);
   }
 }

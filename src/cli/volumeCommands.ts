@@ -3,9 +3,9 @@ import { Command } from 'commander';
 import { formatDatastore } from '../fs/datastore.js';
 import { BLOCK_SIZES } from '../fs/fsInfo.js';
 import { Vmfs } from '../fs/vmfs.js';
-import { formatSize, parseSize } from '../util/size.js';
+import { formatSize } from '../util/size.js';
 import { SEGMENT_SIZE } from '../volume/volumeHeader.js';
-import { addDatastoreOption, extentList, withDatastore } from './datastoreOption.js';
+import { addDatastoreOption, extentList, sizeArgument, withDatastore } from './datastoreOption.js';
 import { UsageError } from './exitCodes.js';
 
 export function registerVolumeCommands(program: Command): void {
@@ -16,13 +16,13 @@ export function registerVolumeCommands(program: Command): void {
     .option('--inodes <count>', 'number of inodes (default: one per 64 KiB)')
     .option('-f, --force', 'overwrite an existing datastore')
     .action(async (opts) => {
-      const blockSize = parseSize(opts.blockSize);
+      const blockSize = sizeArgument(opts.blockSize, '--block-size');
       if (!BLOCK_SIZES.includes(blockSize)) throw new UsageError(`block size ${opts.blockSize}: use 1M, 2M, 4M or 8M`);
       if (Buffer.byteLength(opts.label) > 127) throw new UsageError('label longer than 127 bytes');
       const inodes = opts.inodes === undefined ? undefined : Number(opts.inodes);
       if (inodes !== undefined && !Number.isInteger(inodes)) throw new UsageError(`--inodes ${opts.inodes}: not a number`);
       const fs = await formatDatastore(extentList(opts.datastore), {
-        size: opts.size === undefined ? undefined : parseSize(opts.size),
+        size: opts.size === undefined ? undefined : sizeArgument(opts.size, '--size'),
         label: opts.label,
         blockSize,
         inodes,

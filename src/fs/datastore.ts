@@ -26,12 +26,12 @@ export interface FormatOptions extends MkfsOptions {
 
 export async function formatDatastore(extents: string[], options: FormatOptions = {}): Promise<Vmfs> {
   if (new Set(extents).size !== extents.length) throw new VolumeError('an extent is named twice');
+  if (options.size !== undefined && segmentsFor(options.size) < 1) throw new VolumeError(`size ${options.size} is too small for an extent (at least ${deviceSizeFor(1)} bytes)`);
   const devices = await openAll(extents, { create: true });
   try {
     for (const d of devices) {
       if (!options.force && (await hasVolumeHeader(d))) throw new VolumeError(`${d.name}: already holds a VMFS extent (use --force to overwrite it)`);
       if (options.size !== undefined) {
-        if (segmentsFor(options.size) < 1) throw new VolumeError(`size ${options.size} is too small for an extent (at least ${deviceSizeFor(1)} bytes)`);
         if (d.size < options.size) {
           if (!d.setSize) throw new VolumeError(`${d.name}: cannot be resized`);
           await d.setSize(options.size);
