@@ -120,26 +120,32 @@ export async function mapForWrite(ctx: MapContext, tx: Transaction, inode: Inode
     const id = await idAt(ctx, tx, inode, i);
     if (id === 0 || (inode.zla !== Zla.SubBlocks && isTbz(id))) missing.push(i);
   }
-  if (missing.length > 0) {
-    if (inode.zla === Zla.SubBlocks) {
-      const [sb] = ctx.sbc.allocate(tx, 1);
+  if (missing.length > 0 && inode.zla === Zla.SubBlocks) {
+    const sb = ctx.sbc.freeCount(tx) > 0 ? ctx.sbc.allocate(tx, 1)[0] : null;
+    if (sb) {
       inode.blocks[0] = subBlockId(sb);
       inode.blockCount += 1;
-      await zeroUncovered(ctx, ctx.sbc.itemLogical(sb), 0, unit, offset, end);
-    } else {
-      const near = await previousFileBlock(ctx, tx, inode, missing[0]);
-      let k = 0;
-      while (k < missing.length) {
-        const run = ctx.fbb.allocate(tx, missing.length - k, near === null ? undefined : near + 1 + k);
-        for (const at of run) {
-          const index = missing[k++];
-          const old = await idAt(ctx, tx, inode, index);
-          const number = at.entry * ctx.fbb.layout.geometry.itemsPerEntry + at.item;
-          if (old !== 0) ctx.fbb.free(tx, toFbbItem(ctx, fileBlockNumber(old))); // a TBZ block is replaced by a written one
-          else inode.blockCount += 1;
-          await setIdAt(ctx, tx, inode, index, fileBlockId(number));
-          await zeroUncovered(ctx, number * ctx.blockSize, index * unit, unit, offset, end);
-        }
+      await zeroUncovered(ctx, ctx.sbc.itemLogical(sb), 0, unit, offset, end, Math.max(end, inode.size));
+      return mapForRead(ctx, tx, inode, offset, length);
+    }
+    // No sub-block left: the (empty) file takes file blocks instead.
+    inode.zla = Zla.FileBlocks;
+    inode.blockSize = ctx.blockSize;
+    return mapForWrite(ctx, tx, inode, offset, length);
+  }
+  if (missing.length > 0) {
+    const near = await previousFileBlock(ctx, tx, inode, missing[0]);
+    let k = 0;
+    while (k < missing.length) {
+      const run = ctx.fbb.allocate(tx, missing.length - k, near === null ? undefined : near + 1 + k);
+      for (const at of run) {
+        const index = missing[k++];
+        const old = await idAt(ctx, tx, inode, index);
+        const number = at.entry * ctx.fbb.layout.geometry.itemsPerEntry + at.item;
+        if (old !== 0) ctx.fbb.free(tx, toFbbItem(ctx, fileBlockNumber(old))); // a TBZ block is replaced by a written one
+        else inode.blockCount += 1;
+        await setIdAt(ctx, tx, inode, index, fileBlockId(number));
+        await zeroUncovered(ctx, number * ctx.blockSize, index * unit, unit, offset, end, Math.max(end, inode.size));
       }
     }
   }
@@ -151,12 +157,32 @@ function toFbbItem(ctx: MapContext, block: number) {
   return { entry: Math.floor(block / ipe), item: block % ipe };
 }
 
-async function zeroUncovered(ctx: MapContext, logical: number, blockStart: number, unit: number, wStart: number, wEnd: number): Promise<void> {
+/**
+ * Zeroes the parts of a fresh block that lie inside the file but outside the
+ * write. Bytes past the end of the file are left as they are: extending the
+ * file zeroes them then (zeroGap), so a small file costs no 1 MiB zero-fill.
+ */
+async function zeroUncovered(ctx: MapContext, logical: number, blockStart: number, unit: number, wStart: number, wEnd: number, fileEnd: number): Promise<void> {
   const a = Math.max(0, wStart - blockStart);
-  const b = Math.min(unit, wEnd - blockStart);
-  if (a === 0 && b === unit) return;
   if (a > 0) await ctx.writeData(logical, new Uint8Array(a));
-  if (b < unit) await ctx.writeData(logical + b, new Uint8Array(unit - b));
+  const b = Math.min(unit, wEnd - blockStart);
+  const t = Math.min(unit, fileEnd - blockStart);
+  if (t > b) await ctx.writeData(logical + b, new Uint8Array(t - b));
+}
+
+/**
+ * Before a file grows from `from` to `to` bytes: the last block may hold stale
+ * bytes past the old end (blocks past the end are never allocated), so zero
+ * them up to the new end.
+ */
+export async function zeroGap(ctx: MapContext, tx: Transaction, inode: Inode, from: number, to: number): Promise<void> {
+  const unit = mapUnit(ctx, inode);
+  if (to <= from || from % unit === 0) return;
+  const index = Math.floor(from / unit);
+  const base = logicalOf(ctx, inode, await idAt(ctx, tx, inode, index));
+  if (base === null) return;
+  const end = Math.min(to, (index + 1) * unit);
+  await ctx.writeData(base + (from - index * unit), new Uint8Array(end - from));
 }
 
 async function previousFileBlock(ctx: MapContext, tx: Transaction, inode: Inode, index: number): Promise<number | null> {
@@ -222,19 +248,10 @@ export async function chooseMode(ctx: MapContext, tx: Transaction, inode: Inode,
   }
 }
 
-/**
- * Frees the storage past `size` (the inode must be the transaction's copy),
- * and zeroes the tail of the last block kept, so that growing the file later
- * reads zeros there.
- */
+/** Frees the storage past `size` (the inode must be the transaction's copy). */
 export async function truncateMap(ctx: MapContext, tx: Transaction, inode: Inode, size: number): Promise<void> {
   const unit = mapUnit(ctx, inode);
   const keep = Math.ceil(size / unit);
-  if (size % unit !== 0) {
-    const id = await idAt(ctx, tx, inode, keep - 1);
-    const base = logicalOf(ctx, inode, id);
-    if (base !== null) await ctx.writeData(base + (size % unit), new Uint8Array(unit - (size % unit)));
-  }
   if (inode.zla === Zla.SubBlocks) {
     if (keep === 0 && inode.blocks[0] !== 0) {
       ctx.sbc.free(tx, subBlockAddress(inode.blocks[0]));

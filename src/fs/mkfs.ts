@@ -63,7 +63,11 @@ export function planLayout(volumeBytes: number, options: MkfsOptions = {}): Plan
   if (!Number.isInteger(inodes) || inodes < 64) throw new VolumeError(`inode count ${inodes}: at least 64`);
   if (inodes > Math.min(maxInodes, 65536 * 32)) throw new VolumeError(`inode count ${inodes}: at most ${Math.min(maxInodes, 65536 * 32)} with ${bs / 2 ** 20} MiB blocks`);
   const pointerBlocks = Math.max(512, Math.ceil(totalBlocks / 256));
-  const subBlocks = Math.max(512, Math.floor(volumeBytes / 16 / SUB_BLOCK_SIZE_DEFAULT));
+  // Sub-blocks: about 1/16 of the volume, as many as .sbc.sf can hold in 256 blocks (about 4000 at
+  // 1 MiB blocks, as on ESX); small files fall back to file blocks when they run out.
+  const sbcArea = ENTRIES_PER_AREA * (BITMAP_ENTRY_SIZE + 16 * SUB_BLOCK_SIZE_DEFAULT);
+  const maxSubBlocks = Math.floor((INODE_BLOCKS * bs - RESOURCE_HEADER_SIZE) / sbcArea) * 16 * ENTRIES_PER_AREA;
+  const subBlocks = Math.min(maxSubBlocks, Math.max(512, Math.floor(volumeBytes / 16 / SUB_BLOCK_SIZE_DEFAULT)));
   const fbbIpe = Math.max(FBB_ITEMS_PER_ENTRY, Math.ceil(totalBlocks / ((INODE_BLOCKS * bs - RESOURCE_HEADER_SIZE) / BITMAP_ENTRY_SIZE)));
   const geometry: Record<ResourceKind, ResourceGeometry> = {
     [ResourceKind.Inodes]: makeGeometry(32, ENTRIES_PER_AREA, INODE_SIZE, inodes, RESOURCE_HEADER_SIZE),

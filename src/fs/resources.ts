@@ -60,10 +60,14 @@ export class Resource {
   ) {}
 
   static async load(kind: ResourceKind, layout: ResourceLayout, file: FileLayout, read: (offset: number, length: number) => Promise<Buffer>): Promise<Resource> {
+    // One read per area's run of entries: opening a volume reads thousands of them.
     const entries: BitmapEntry[] = [];
-    for (let e = 0; e < layout.entryCount; e++) {
-      const buf = await read(mapFileOffset(file, layout.entryOffset(e)), BITMAP_ENTRY_SIZE);
-      entries.push(decodeBitmapEntry(buf));
+    const perArea = layout.geometry.entriesPerArea;
+    for (let first = 0; first < layout.entryCount; first += perArea) {
+      const count = Math.min(perArea, layout.entryCount - first);
+      const parts = mapFileRange(file, layout.entryOffset(first), count * BITMAP_ENTRY_SIZE);
+      const buf = Buffer.concat(await Promise.all(parts.map((p) => read(p.logical, p.length))));
+      for (let k = 0; k < count; k++) entries.push(decodeBitmapEntry(buf, k * BITMAP_ENTRY_SIZE));
     }
     return new Resource(kind, layout, file, entries);
   }

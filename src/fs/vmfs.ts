@@ -7,7 +7,7 @@ import { FsError, VolumeError } from '../util/errors.js';
 import { LogicalVolume } from '../volume/logicalVolume.js';
 import { BlockType, blockType, fileBlockNumber, inodeAddress, inodeId } from './blockId.js';
 import { DIR_ENTRY_SIZE, DirEntry, MAX_NAME_BYTES, decodeDirEntries, dirEntryStruct } from './directory.js';
-import { MapContext, Piece, chooseMode, mapForRead, mapForWrite, maxFileSize, truncateMap } from './fileMap.js';
+import { MapContext, Piece, chooseMode, mapForRead, mapForWrite, maxFileSize, truncateMap, zeroGap } from './fileMap.js';
 import { FS_INFO_MAGIC, FS_INFO_OFFSET, FsInfo, VMFS3_VERSION, fdcBaseBlock, fsInfoStruct } from './fsInfo.js';
 import { INODE_MAGIC, INODE_SIZE, Inode, InodeType, Zla, cloneInode, decodeInode, encodeInode, typeBits } from './inode.js';
 import { Mutex } from './mutex.js';
@@ -303,6 +303,7 @@ export class Vmfs {
 
   /** Writes metadata bytes (directory data) into a file through the transaction. */
   private async writeMetaData(tx: Transaction, inode: Inode, offset: number, data: Uint8Array): Promise<void> {
+    await zeroGap(this.ctx, tx, inode, inode.size, offset + data.length);
     const pieces = await mapForWrite(this.ctx, tx, inode, offset, data.length);
     for (const p of pieces) tx.raw.push({ offset: p.logical!, data: data.subarray(p.fileOffset - offset, p.fileOffset - offset + p.length) });
     if (offset + data.length > inode.size) inode.size = offset + data.length;
@@ -496,6 +497,7 @@ export class Vmfs {
       if (data.length === 0) return at;
       let pieces: Piece[];
       try {
+        await zeroGap(this.ctx, tx, inode, inode.size, at + data.length);
         pieces = await mapForWrite(this.ctx, tx, inode, at, data.length);
       } catch (e) {
         if (e instanceof FsError && e.code === 'ENOSPC') throw new FsError('ENOSPC', `inode 0x${id.toString(16)}`);
@@ -523,7 +525,10 @@ export class Vmfs {
       if (inode.type === InodeType.Directory) throw new FsError('EISDIR', path);
       if (size > maxFileSize(this.ctx)) throw new FsError('EFBIG', path);
       if (size < inode.size) await truncateMap(this.ctx, tx, inode, size);
-      else await chooseMode(this.ctx, tx, inode, size);
+      else {
+        await zeroGap(this.ctx, tx, inode, inode.size, size);
+        await chooseMode(this.ctx, tx, inode, size);
+      }
       inode.size = size;
       const now = this.clock();
       inode.mtime = now;
