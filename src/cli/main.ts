@@ -4,6 +4,10 @@
 import { Command, CommanderError } from 'commander';
 import { EXIT_USAGE, describeError } from './exitCodes.js';
 import { registerFileCommands } from './fileCommands.js';
+import { registerDiskCommand } from './diskCommand.js';
+import { extentList } from './datastoreOption.js';
+import { openDatastore } from '../fs/datastore.js';
+import { datastoreFolders } from '../vm/datastoreFolder.js';
 import { registerVolumeCommands } from './volumeCommands.js';
 
 export function buildProgram(): Command {
@@ -14,6 +18,11 @@ export function buildProgram(): Command {
     .exitOverride();
   registerVolumeCommands(program);
   registerFileCommands(program);
+  let folders: ReturnType<typeof datastoreFolders> | null = null;
+  registerDiskCommand(program, (path, opts: { datastore?: string }) => {
+    folders ??= datastoreFolders(() => openDatastore(extentList(opts.datastore)));
+    return folders(path);
+  });
   for (const c of program.commands) c.exitOverride();
   return program;
 }
