@@ -129,9 +129,18 @@ export class ResourceLayout {
     return Math.min(this.geometry.itemsPerEntry, this.geometry.totalItems - entry * this.geometry.itemsPerEntry);
   }
 
-  /** Bytes the whole resource file occupies. */
+  /** Bytes the whole resource file occupies, every area complete (what our mkfs gives it). */
   fileSize(): number {
     return this.geometry.headerSize + this.geometry.areaCount * this.geometry.areaSize;
+  }
+
+  /** The least a resource file must hold: up to its last entry and its last item (other writers stop there). */
+  requiredSize(): number {
+    const g = this.geometry;
+    if (g.totalItems === 0) return g.headerSize;
+    const lastEntry = this.entryCount - 1;
+    const lastItem = { entry: lastEntry, item: this.itemsInEntry(lastEntry) - 1 };
+    return Math.max(this.entryOffset(lastEntry) + BITMAP_ENTRY_SIZE, this.itemOffset(lastItem) + g.dataSize);
   }
 
   /** Checks that the header describes something we can address; returns a reason or null. */

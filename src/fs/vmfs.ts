@@ -154,7 +154,7 @@ export class Vmfs {
       const layout = await readLayout(read, file, spec.name, limits[spec.kind]);
       if (spec.kind === ResourceKind.Inodes && layout.geometry.dataSize !== INODE_SIZE) throw new VolumeError(`.fdc.sf: inode size ${layout.geometry.dataSize}, expected ${INODE_SIZE}`);
       if (spec.kind === ResourceKind.PointerBlocks && layout.geometry.dataSize !== POINTER_BLOCK_SIZE) throw new VolumeError(`.pbc.sf: pointer block size ${layout.geometry.dataSize}, expected ${POINTER_BLOCK_SIZE}`);
-      if (layout.fileSize() > inode.size + bs) throw new VolumeError(`${spec.name}: its geometry needs ${layout.fileSize()} bytes, the file holds ${inode.size}`);
+      if (layout.requiredSize() > inode.size) throw new VolumeError(`${spec.name}: its geometry needs ${layout.requiredSize()} bytes, the file holds ${inode.size}`);
       res[spec.kind] = await Resource.load(spec.kind, layout, file, read);
     }
     return new Vmfs(volume, info, res, options);
@@ -628,7 +628,7 @@ export class Vmfs {
       await this.dirAdd(tx, inode, this.entryFor(inode, '.'));
       await this.dirAdd(tx, inode, { ...this.entryFor(dir, '..') });
       await this.dirAdd(tx, dir, this.entryFor(inode, name));
-      dir.nlink += 1;
+      countSubdir(dir, 1);
       const now = this.clock();
       dir.mtime = now;
       dir.ctime = now;
@@ -699,7 +699,7 @@ export class Vmfs {
       if ((await this.dirEntries(tx, inode.id)).length > 2) throw new FsError('ENOTEMPTY', path);
       const dir = await this.editInode(tx, parent);
       await this.dirRemove(tx, dir, name);
-      dir.nlink -= 1;
+      countSubdir(dir, -1);
       const now = this.clock();
       dir.mtime = now;
       dir.ctime = now;
@@ -740,7 +740,7 @@ export class Vmfs {
         if (!isDir && victim.type === InodeType.Directory) throw new FsError('EISDIR', to);
         if (victim.type === InodeType.Directory) {
           if ((await this.dirEntries(tx, victim.id)).length > 2) throw new FsError('ENOTEMPTY', to);
-          dstDir.nlink -= 1;
+          countSubdir(dstDir, -1);
           victim.nlink = 1;
         }
         await this.dirRemove(tx, dstDir, dst.name);
@@ -751,8 +751,8 @@ export class Vmfs {
       if (isDir && src.parent !== dst.parent) {
         const dotdot = (await this.dirEntries(tx, moving.id)).findIndex((x) => x.name === '..');
         await this.dirSetSlot(tx, moving, dotdot, this.entryFor(dstDir, '..'));
-        srcDir.nlink -= 1;
-        dstDir.nlink += 1;
+        countSubdir(srcDir, -1);
+        countSubdir(dstDir, 1);
       }
       const now = this.clock();
       moving.ctime = now;
@@ -804,6 +804,14 @@ export class Vmfs {
     });
     return counts;
   }
+}
+
+/**
+ * A directory's link count is 2 plus its subdirectories; 1 means "not
+ * counted" (the convention other writers and find(1) use), and stays 1.
+ */
+function countSubdir(dir: Inode, delta: number): void {
+  if (dir.nlink !== 1) dir.nlink += delta;
 }
 
 export function splitPath(path: string): string[] {
