@@ -3,8 +3,10 @@
 // file interface, so the ratio is what the VMDK layer costs.
 import { HostFolder } from '../dist/vdisk/hostFolder.js';
 import { createDisk } from '../dist/vdisk/virtualDisk.js';
+import { formatDatastore } from '../dist/fs/datastore.js';
+import { DatastoreFolder } from '../dist/vm/datastoreFolder.js';
 
-export const title = 'Virtual disks (vdisk): thin VMDK on the host vs a raw host file';
+export const title = 'Virtual disks (vdisk): thin VMDK on the host and inside the datastore vs a raw host file';
 
 const MiB = 2 ** 20;
 const SIZE = 256 * MiB;
@@ -93,6 +95,18 @@ export async function run({ workdir, log }) {
     for (const n of [`raw${round}.img`, `thin${round}.vmdk`]) await folder.remove(n);
     log(`round ${round + 1}: thin ${JSON.stringify(tt)}, raw ${JSON.stringify(rr)}`);
   }
+  // The same thin VMDK inside a datastore, read and written through the file system library.
+  const fs = await formatDatastore([`${workdir}/extent0`], { size: 600 * MiB });
+  await fs.mkdir('/vm');
+  const dsFolder = new DatastoreFolder(fs, '/vm');
+  let inDs;
+  for (let round = 0; round < 2; round++) {
+    const tt = await measure(await createDisk(dsFolder, `thin${round}.vmdk`, { size: SIZE, type: 'thin' }));
+    inDs = inDs ? best(inDs, tt) : tt;
+    await dsFolder.remove(`thin${round}.vmdk`);
+    log(`round ${round + 1}: thin in the datastore ${JSON.stringify(tt)}`);
+  }
+  await fs.close();
   const freshRaw = await measureFresh(await rawDisk(folder, 'fresh.img'));
   const freshThin = await measureFresh(await createDisk(folder, 'fresh.vmdk', { size: SIZE, type: 'thin' }));
   const row = (name, value, baseline, unit, target) => ({ name, value, unit, baseline, baselineName: 'raw host file', target });
@@ -102,5 +116,9 @@ export async function run({ workdir, log }) {
     row('random 4 KiB read, thin VMDK', thin.randRead, raw.randRead, 'IOPS'),
     row('random 4 KiB write, thin VMDK (allocated grains)', thin.randWrite, raw.randWrite, 'IOPS'),
     row('random 4 KiB write, new thin VMDK (allocating grains)', freshThin, freshRaw, 'IOPS'),
+    row('sequential 1 MiB write, thin VMDK in the datastore', inDs.seqWrite, raw.seqWrite, 'MiB/s', '>= 70%'),
+    row('sequential 1 MiB read, thin VMDK in the datastore', inDs.seqRead, raw.seqRead, 'MiB/s', '>= 70%'),
+    row('random 4 KiB read, thin VMDK in the datastore', inDs.randRead, raw.randRead, 'IOPS'),
+    row('random 4 KiB write, thin VMDK in the datastore', inDs.randWrite, raw.randWrite, 'IOPS'),
   ];
 }

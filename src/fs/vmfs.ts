@@ -303,7 +303,7 @@ export class Vmfs {
 
   /** Writes metadata bytes (directory data) into a file through the transaction. */
   private async writeMetaData(tx: Transaction, inode: Inode, offset: number, data: Uint8Array): Promise<void> {
-    await zeroGap(this.ctx, tx, inode, inode.size, offset + data.length);
+    await zeroGap(this.ctx, tx, inode, inode.size, offset);
     const pieces = await mapForWrite(this.ctx, tx, inode, offset, data.length);
     for (const p of pieces) tx.raw.push({ offset: p.logical!, data: data.subarray(p.fileOffset - offset, p.fileOffset - offset + p.length) });
     if (offset + data.length > inode.size) inode.size = offset + data.length;
@@ -323,6 +323,12 @@ export class Vmfs {
   }
 
   private async commit(tx: Transaction): Promise<void> {
+    // An inode the operation looked at but left as it was (a write inside
+    // allocated blocks in the same second) costs no metadata write.
+    for (const [id, inode] of tx.inodes) {
+      const before = this.inodeCache.get(id);
+      if (before && !tx.freedInodes.has(id) && encodeInode(before).equals(encodeInode(inode))) tx.inodes.delete(id);
+    }
     if (tx.empty) return;
     const writes: MetaWrite[] = [];
     for (const [id, inode] of tx.inodes) {
@@ -497,7 +503,7 @@ export class Vmfs {
       if (data.length === 0) return at;
       let pieces: Piece[];
       try {
-        await zeroGap(this.ctx, tx, inode, inode.size, at + data.length);
+        await zeroGap(this.ctx, tx, inode, inode.size, at); // the write itself covers the rest
         pieces = await mapForWrite(this.ctx, tx, inode, at, data.length);
       } catch (e) {
         if (e instanceof FsError && e.code === 'ENOSPC') throw new FsError('ENOSPC', `inode 0x${id.toString(16)}`);
