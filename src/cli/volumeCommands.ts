@@ -1,6 +1,6 @@
 // Datastore commands: mkfs, info, df.
 import { Command } from 'commander';
-import { formatDatastore } from '../fs/datastore.js';
+import { extendDatastore, formatDatastore, growLastExtent } from '../fs/datastore.js';
 import { BLOCK_SIZES } from '../fs/fsInfo.js';
 import { Vmfs } from '../fs/vmfs.js';
 import { formatSize } from '../util/size.js';
@@ -37,6 +37,21 @@ export function registerVolumeCommands(program: Command): void {
       } finally {
         await fs.close();
       }
+    });
+
+  addDatastoreOption(program.command('extend').description('add an extent to the datastore (crash-safe; the file is created if needed)'))
+    .requiredOption('--add <extent>', 'the new extent: a file or block device')
+    .option('-s, --size <size>', 'create or extend the new extent file to this size, e.g. 2G')
+    .option('-f, --force', 'add a device even if it holds a VMFS extent already')
+    .action(async (opts) => {
+      const r = await extendDatastore(extentList(opts.datastore), opts.add, { size: opts.size === undefined ? undefined : sizeArgument(opts.size, '--size'), force: !!opts.force });
+      process.stdout.write(`extended: ${formatSize(r.oldSize)} -> ${formatSize(r.newSize)} (+${r.addedSegments} segments on ${opts.add})\n`);
+    });
+
+  addDatastoreOption(program.command('grow').description('grow the datastore into the room its last extent gained (crash-safe)'))
+    .action(async (opts) => {
+      const r = await growLastExtent(extentList(opts.datastore));
+      process.stdout.write(`grown: ${formatSize(r.oldSize)} -> ${formatSize(r.newSize)} (+${r.addedSegments} segments)\n`);
     });
 
   addDatastoreOption(program.command('info').description('show the datastore: label, UUID, capacity, extents'))

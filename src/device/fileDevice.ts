@@ -62,6 +62,7 @@ export class FileDevice implements BlockDevice {
 
   async write(buf: Uint8Array, offset: number): Promise<void> {
     if (this.readOnly) throw new DeviceError(`${this.name}: opened read-only`);
+    faultPoint();
     if (offset < 0 || offset + buf.length > this.size) {
       throw new DeviceError(`${this.name}: write of ${buf.length} bytes at ${offset} is past the end (${this.size} bytes)`);
     }
@@ -119,4 +120,13 @@ export function describeSystemError(e: unknown): string {
     EIO: 'Input/output error',
   };
   return (err.code && map[err.code]) || err.message || String(e);
+}
+
+// Fault injection for crash tests: VMFS_FAULT_KILL_AFTER_WRITES=N kills the
+// process (SIGKILL, no cleanup) at the N+1st device write, as a crash would.
+let writesLeft = process.env.VMFS_FAULT_KILL_AFTER_WRITES === undefined ? -1 : Number(process.env.VMFS_FAULT_KILL_AFTER_WRITES);
+function faultPoint(): void {
+  if (writesLeft < 0) return;
+  if (writesLeft === 0) process.kill(process.pid, 'SIGKILL');
+  writesLeft--;
 }

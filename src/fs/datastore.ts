@@ -4,6 +4,7 @@ import { openDevice } from '../device/openDevice.js';
 import { VolumeError } from '../util/errors.js';
 import { LogicalVolume } from '../volume/logicalVolume.js';
 import { VOLUME_HEADER_OFFSET, VOLUME_MAGIC, deviceSizeFor, segmentsFor } from '../volume/volumeHeader.js';
+import { GrowResult, growDatastore } from './grow.js';
 import { MkfsOptions, mkfs } from './mkfs.js';
 import { OpenOptions, Vmfs } from './vmfs.js';
 
@@ -62,4 +63,40 @@ async function openAll(names: string[], options: { readOnly?: boolean; create?: 
     throw e;
   }
   return out;
+}
+
+/**
+ * Adds `newExtent` (created or extended to `size` if given) to the datastore.
+ * Refuses a device that already holds a VMFS extent unless `force`.
+ */
+export async function extendDatastore(extents: string[], newExtent: string, options: { size?: number; force?: boolean } = {}): Promise<GrowResult> {
+  if (extents.includes(newExtent)) throw new VolumeError(`${newExtent}: already an extent of this datastore`);
+  if (options.size !== undefined && segmentsFor(options.size) < 1) throw new VolumeError(`size ${options.size} is too small for an extent (at least ${deviceSizeFor(1)} bytes)`);
+  const fs = await openDatastore(extents);
+  let added: BlockDevice | null = null;
+  try {
+    added = await openDevice(newExtent, { create: options.size !== undefined });
+    if (!options.force && (await hasVolumeHeader(added))) throw new VolumeError(`${newExtent}: already holds a VMFS extent (use --force to add it anyway)`);
+    if (options.size !== undefined && added.size < options.size) {
+      if (!added.setSize) throw new VolumeError(`${newExtent}: cannot be resized`);
+      await added.setSize(options.size);
+    }
+    if (segmentsFor(added.size) < 1) throw new VolumeError(`${newExtent}: too small for an extent (${added.size} bytes; at least ${deviceSizeFor(1)} needed; give --size)`);
+    return await growDatastore(fs, { add: added });
+  } catch (e) {
+    await added?.close();
+    await fs.close().catch(() => undefined);
+    throw e;
+  }
+}
+
+/** Grows the volume into the room its last extent's file or device gained. */
+export async function growLastExtent(extents: string[]): Promise<GrowResult> {
+  const fs = await openDatastore(extents);
+  try {
+    return await growDatastore(fs);
+  } catch (e) {
+    await fs.close().catch(() => undefined);
+    throw e;
+  }
 }

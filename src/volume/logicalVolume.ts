@@ -5,6 +5,7 @@ import { BlockDevice } from '../device/blockDevice.js';
 import { VolumeError } from '../util/errors.js';
 import { newUuid } from '../util/uuid.js';
 import { ExtentMap } from './extentMap.js';
+import { readGrowLog, recoverGrowth } from './growLog.js';
 import {
   EXTENT_DATA_OFFSET,
   LVM_INFO_OFFSET,
@@ -81,6 +82,8 @@ export class LogicalVolume {
    */
   static async open(devices: BlockDevice[], options: { readOnly?: boolean } = {}): Promise<LogicalVolume> {
     if (devices.length === 0) throw new VolumeError('no extent given');
+    if (!options.readOnly) await recoverGrowth(devices);
+    else if (await pendingGrowth(devices)) throw new VolumeError('an interrupted extend/grow must be finished first: open the datastore read-write (e.g. vmfs fsck -y)');
     const extents: Extent[] = [];
     for (const device of devices) extents.push(await readExtent(device));
 
@@ -88,6 +91,18 @@ export class LogicalVolume {
     for (const e of extents) {
       if (e.lvm.lvmUuid !== first.lvm.lvmUuid) {
         throw new VolumeError(`${e.device.name}: extent of another volume (LVM ${e.lvm.lvmUuid}, not ${first.lvm.lvmUuid} of ${first.device.name})`);
+      }
+    }
+    // Every extent repeats the volume's size and extent count; the majority is the volume.
+    const shape = (e: Extent) => `${e.lvm.size}/${e.lvm.numExtents}`;
+    const votes = new Map<string, number>();
+    for (const e of extents) votes.set(shape(e), (votes.get(shape(e)) ?? 0) + 1);
+    const volumeShape = [...votes.entries()].sort((a, b) => b[1] - a[1])[0][0];
+    for (const e of extents) {
+      if (shape(e) !== volumeShape) {
+        throw new VolumeError(
+          `${e.device.name}: disagrees with the other extents on the volume's size (${e.lvm.size} bytes in ${e.lvm.numExtents} extents, not ${volumeShape.replace('/', ' bytes in ')} extents): left over from an undone extend?`,
+        );
       }
     }
     const byStart = [...extents].sort((a, b) => a.firstSegment - b.firstSegment);
@@ -101,8 +116,8 @@ export class LogicalVolume {
         throw new VolumeError(`${b.device.name}: segments ${b.firstSegment}-${b.lastSegment} overlap ${a.device.name} (${a.firstSegment}-${a.lastSegment})`);
       }
     }
-    const totalSegments = first.lvm.size / SEGMENT_SIZE;
-    const wanted = first.lvm.numExtents;
+    const totalSegments = byStart[0].lvm.size / SEGMENT_SIZE;
+    const wanted = byStart[0].lvm.numExtents;
     let expect = 0;
     const holes: string[] = [];
     for (const e of byStart) {
@@ -112,7 +127,7 @@ export class LogicalVolume {
     if (expect < totalSegments) holes.push(`segments ${expect}-${totalSegments - 1}`);
     if (holes.length > 0 || byStart.length !== wanted) {
       throw new VolumeError(
-        `missing extent: the volume ${first.lvm.lvmUuid} has ${wanted} extents, ${byStart.length} given` +
+        `${byStart.length < wanted ? 'missing extent' : 'too many extents'}: the volume ${first.lvm.lvmUuid} has ${wanted} extents, ${byStart.length} given` +
           (holes.length ? `; nothing holds ${holes.join(', ')}` : ''),
       );
     }
@@ -210,4 +225,9 @@ async function readExtent(device: BlockDevice): Promise<Extent> {
     throw new VolumeError(`${device.name}: extent is truncated (${device.size} bytes, its ${lvm.numSegments} segments need ${needed})`);
   }
   return { device, header, lvm, firstSegment: lvm.firstSegment, lastSegment: lvm.lastSegment };
+}
+
+async function pendingGrowth(devices: BlockDevice[]): Promise<boolean> {
+  for (const d of devices) if (await readGrowLog(d)) return true;
+  return false;
 }
