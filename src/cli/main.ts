@@ -5,6 +5,7 @@ import { Command, CommanderError } from 'commander';
 import { EXIT_USAGE, describeError } from './exitCodes.js';
 import { registerFileCommands } from './fileCommands.js';
 import { registerDiskCommand } from './diskCommand.js';
+import { registerMipsCommand } from './mipsCommand.js';
 import { extentList } from './datastoreOption.js';
 import { openDatastore } from '../fs/datastore.js';
 import { datastoreFolders } from '../vm/datastoreFolder.js';
@@ -23,6 +24,7 @@ export function buildProgram(): Command {
     folders ??= datastoreFolders(() => openDatastore(extentList(opts.datastore)));
     return folders(path);
   });
+  registerMipsCommand(program);
   for (const c of program.commands) c.exitOverride();
   return program;
 }
