@@ -1,7 +1,9 @@
 #!/usr/bin/env node
 // `npm run demo`: the main job on an embedded default. Formats a two-extent
-// datastore in a temporary folder, writes files into it, lists them and shows
-// `vmfs info`, echoing each command as a user would type it.
+// datastore in a temporary folder, writes files into it, lists them, grows
+// the datastore by a third extent, shows `vmfs info`, and runs a guest
+// program on the bundled MIPS machine, echoing each command as a user would
+// type it.
 import { spawnSync } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -33,7 +35,11 @@ run('put', '-d', ds, join(dir, 'disk.img'), '/vms/demo-vm/disk.img');
 run('ln', '-s', '-d', ds, 'vms/demo-vm', '/current');
 run('ls', '-l', '-d', ds, '/vms/demo-vm');
 run('cat', '-d', ds, '/current/notes.txt');
-run('info', '-d', ds);
-run('df', '-d', ds);
+run('extend', '-d', ds, '--add', `${dir}/lun2.vmfs`, '--size', '600M');
+const grown = `${ds},${dir}/lun2.vmfs`;
+run('info', '-d', grown);
+run('df', '-d', grown);
+const guests = fileURLToPath(new URL('../fixtures/guest/bin/nachos-mips1', import.meta.url)).replace(process.cwd() + '/', '');
+run('mips', 'run', `${guests}/exec`, '--root', guests, '--stats'); // Execs matmult and sort, Joins both
 if (keep) process.stdout.write(`\nkept: ${dir}\n`);
 else rmSync(dir, { recursive: true, force: true });
