@@ -6,6 +6,7 @@ import { formatSize, parseSize } from '../util/size.js';
 import { checkDisk } from '../vdisk/check.js';
 import type { DiskFolder } from '../vdisk/file.js';
 import { HostFolder } from '../vdisk/hostFolder.js';
+import { progressBar as sharedProgressBar } from './progress.js';
 import { cloneDisk, commitDisk, convertDisk, diskInfo, snapshotDisk, type ConvertTarget, type DiskRef, type LayerInfo, type Progress } from '../vdisk/operations.js';
 import { createDisk, type DiskType } from '../vdisk/virtualDisk.js';
 
@@ -154,31 +155,8 @@ async function withDisks(paths: string[], opts: DiskOptions, openFolder: OpenFol
   }
 }
 
-/** A one-line progress bar on stderr, only when stderr is a terminal. */
+/** The shared progress bar, showing bytes. */
 function progressBar(label: string): { update: Progress; done(): void } | undefined {
-  if (!process.stderr.isTTY) return undefined;
-  let last = 0;
-  const draw = (done: number, total: number) => {
-    const frac = total > 0 ? done / total : 1;
-    const width = 30;
-    const filled = Math.round(frac * width);
-    process.stderr.write(`\r${label} [${'#'.repeat(filled)}${'.'.repeat(width - filled)}] ${(frac * 100).toFixed(0).padStart(3)}% ${formatSize(done)} / ${formatSize(total)}  `);
-  };
-  let lastArgs: [number, number] = [0, 0];
-  return {
-    update(done, total) {
-      lastArgs = [done, total];
-      const now = Date.now();
-      if (now - last >= 100) {
-        last = now;
-        draw(done, total);
-      }
-    },
-    done() {
-      if (last > 0) {
-        draw(lastArgs[1], lastArgs[1]);
-        process.stderr.write('\n');
-      }
-    },
-  };
+  const bar = sharedProgressBar(label, formatSize);
+  return bar && { update: (done: number, total: number) => bar.update(done, total), done: () => bar.done() };
 }

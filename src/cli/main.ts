@@ -3,9 +3,11 @@
 // a documented code (exitCodes.ts), never a stack trace.
 import { Command, CommanderError } from 'commander';
 import { EXIT_USAGE, describeError } from './exitCodes.js';
+import { FSCK_USAGE } from '../fsck/fsck.js';
 import { registerFileCommands } from './fileCommands.js';
 import { registerDiskCommand } from './diskCommand.js';
 import { registerMipsCommand } from './mipsCommand.js';
+import { registerFsckCommand } from './fsckCommand.js';
 import { extentList } from './datastoreOption.js';
 import { openDatastore } from '../fs/datastore.js';
 import { datastoreFolders } from '../vm/datastoreFolder.js';
@@ -24,6 +26,7 @@ export function buildProgram(): Command {
     folders ??= datastoreFolders(() => openDatastore(extentList(opts.datastore)));
     return folders(path);
   });
+  registerFsckCommand(program);
   registerMipsCommand(program);
   for (const c of program.commands) c.exitOverride();
   return program;
@@ -36,8 +39,8 @@ export async function main(argv: string[]): Promise<number> {
     return typeof process.exitCode === 'number' ? process.exitCode : 0;
   } catch (e) {
     if (e instanceof CommanderError) {
-      // Help and version exit 0; commander already printed the usage error.
-      return e.exitCode === 0 ? 0 : EXIT_USAGE;
+      // Help and version exit 0; commander already printed the usage error (fsck's is 16, as e2fsck's).
+      return e.exitCode === 0 ? 0 : argv[0] === 'fsck' ? FSCK_USAGE : EXIT_USAGE;
     }
     const { message, code } = describeError(e);
     process.stderr.write(`vmfs: ${message}\n`);

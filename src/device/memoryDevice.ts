@@ -32,6 +32,18 @@ export class MemoryDevice implements BlockDevice {
     });
   }
 
+  /** An independent copy (tests damage copies of one image). */
+  clone(name = this.name): MemoryDevice {
+    const copy = new MemoryDevice(name, this.size);
+    for (const [i, c] of this.chunks) copy.chunks.set(i, Uint8Array.from(c));
+    return copy;
+  }
+
+  async setSize(size: number): Promise<void> {
+    this.size = size;
+    for (const i of this.chunks.keys()) if (i * CHUNK >= size) this.chunks.delete(i);
+  }
+
   async flush(): Promise<void> {}
   async refreshSize(): Promise<number> {
     return this.size;

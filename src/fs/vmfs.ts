@@ -179,7 +179,8 @@ export class Vmfs {
     return inode;
   }
 
-  private async editInode(tx: Transaction, id: number): Promise<Inode> {
+  /** The transaction's own copy of an inode, to change (low level: operations and fsck repairs). */
+  async editInode(tx: Transaction, id: number): Promise<Inode> {
     let inode = tx.inodes.get(id);
     if (!inode) {
       inode = cloneInode(await this.inode(null, id));
@@ -188,7 +189,7 @@ export class Vmfs {
     return inode;
   }
 
-  private async pointerBlock(tx: Transaction | null, id: number): Promise<Uint32Array> {
+  async pointerBlock(tx: Transaction | null, id: number): Promise<Uint32Array> {
     const pending = tx?.pointerBlocks.get(id);
     if (pending) return pending;
     let pb = this.pbCache.get(id);
@@ -203,7 +204,7 @@ export class Vmfs {
     return pb;
   }
 
-  private async editPointerBlock(tx: Transaction, id: number, fresh = false): Promise<Uint32Array> {
+  async editPointerBlock(tx: Transaction, id: number, fresh = false): Promise<Uint32Array> {
     let pb = tx.pointerBlocks.get(id);
     if (!pb) {
       pb = fresh ? new Uint32Array(POINTERS_PER_BLOCK) : Uint32Array.from(await this.pointerBlock(null, id));
@@ -261,7 +262,8 @@ export class Vmfs {
     return o?.slots.get(slot) ?? base.entries[slot];
   }
 
-  private async dirEntries(tx: Transaction | null, dirId: number): Promise<DirEntry[]> {
+  /** A directory's raw entries, slot by slot, as the transaction sees them. */
+  async dirEntries(tx: Transaction | null, dirId: number): Promise<DirEntry[]> {
     const base = await this.dirState(dirId);
     const o = tx?.dirs.get(dirId);
     if (!o) return base.entries;
@@ -270,7 +272,7 @@ export class Vmfs {
     return out;
   }
 
-  private async dirSetSlot(tx: Transaction, dir: Inode, slot: number, entry: DirEntry): Promise<void> {
+  async dirSetSlot(tx: Transaction, dir: Inode, slot: number, entry: DirEntry): Promise<void> {
     const base = await this.dirState(dir.id);
     const o = this.overlay(tx, dir.id, base);
     o.slots.set(slot, entry);
@@ -278,7 +280,7 @@ export class Vmfs {
     await this.writeMetaData(tx, dir, slot * DIR_ENTRY_SIZE, dirEntryStruct.encode(entry));
   }
 
-  private async dirAdd(tx: Transaction, dir: Inode, entry: DirEntry): Promise<void> {
+  async dirAdd(tx: Transaction, dir: Inode, entry: DirEntry): Promise<void> {
     const o = this.overlay(tx, dir.id, await this.dirState(dir.id));
     const slot = o.length++;
     await this.dirSetSlot(tx, dir, slot, entry);
@@ -286,13 +288,20 @@ export class Vmfs {
 
   /** Removes `name`, moving the last entry into its slot so the array stays without gaps. */
   private async dirRemove(tx: Transaction, dir: Inode, name: string): Promise<void> {
-    const base = await this.dirState(dir.id);
-    const o = this.overlay(tx, dir.id, base);
     const entries = await this.dirEntries(tx, dir.id);
     const slot = entries.findIndex((e) => e.name === name);
     if (slot < 0) throw new FsError('ENOENT', name);
+    await this.dirRemoveSlot(tx, dir, slot);
+  }
+
+  /** Removes the entry in `slot` (the last entry moves into it). */
+  async dirRemoveSlot(tx: Transaction, dir: Inode, slot: number): Promise<void> {
+    const base = await this.dirState(dir.id);
+    const o = this.overlay(tx, dir.id, base);
+    const entries = await this.dirEntries(tx, dir.id);
+    const name = entries[slot].name;
     const last = o.length - 1;
-    o.names.set(name, -1);
+    if (o.names.get(name) === slot || (o.names.get(name) === undefined && base.index.get(name) === slot)) o.names.set(name, -1);
     if (slot !== last) await this.dirSetSlot(tx, dir, slot, entries[last]);
     o.slots.delete(last);
     o.length = last;

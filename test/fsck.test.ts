@@ -1,0 +1,174 @@
+// vmfs fsck against the corruption corpus: for each class of damage, -n
+// exits 4 and names it, -y repairs it (exit 1), the next -n exits 0, and
+// every file the damage did not touch is intact, byte for byte. Plus random
+// fuzzing of metadata sectors, and the CLI end to end with fsck.vmfs.
+import { spawnSync } from 'node:child_process';
+import { truncateSync } from 'node:fs';
+import { join } from 'node:path';
+import { beforeAll, afterAll, describe, expect, it } from 'vitest';
+import { MemoryDevice } from '../src/device/memoryDevice.js';
+import { Vmfs } from '../src/fs/vmfs.js';
+import { fsckDevices } from '../src/fsck/fsck.js';
+import { LogicalVolume } from '../src/volume/logicalVolume.js';
+import { DAMAGES, TREE, buildImage, checksums } from './corrupt.js';
+import { formatDatastore } from '../src/fs/datastore.js';
+import { deviceSizeFor } from '../src/volume/volumeHeader.js';
+import { MiB, pattern, runVmfs, tempDir } from './helpers.js';
+
+let base: { devices: MemoryDevice[]; sums: Map<string, string> };
+beforeAll(async () => {
+  base = await buildImage();
+});
+const tmp = tempDir('vmfs-fsck-');
+afterAll(() => tmp.cleanup());
+
+const clone = () => base.devices.map((d) => d.clone());
+const open = async (devices: MemoryDevice[]) => Vmfs.open(await LogicalVolume.open(devices));
+
+describe('fsck on a clean volume', () => {
+  it('exits 0 and changes nothing', async () => {
+    const devices = clone();
+    const r = await fsckDevices(devices, { mode: 'yes' });
+    expect(r.findings).toEqual([]);
+    expect(r.exitCode).toBe(0);
+    expect(r.files).toBeGreaterThan(7);
+  });
+});
+
+describe('the corruption corpus', () => {
+  for (const d of DAMAGES) {
+    it(d.name, async () => {
+      const devices = clone();
+      const fs = await open(devices);
+      await d.apply(fs, await LogicalVolume.open(devices));
+      const check = await fsckDevices(devices, { mode: 'check' });
+      expect(check.exitCode, JSON.stringify(check.findings)).toBe(4);
+      expect(check.findings.some((f) => d.codes.includes(f.code)), JSON.stringify(check.findings.map((f) => f.code))).toBe(true);
+      const repair = await fsckDevices(devices, { mode: 'yes' });
+      expect([1, 2], JSON.stringify(repair.findings)).toContain(repair.exitCode);
+      const again = await fsckDevices(devices, { mode: 'check' });
+      expect(again.findings).toEqual([]);
+      expect(again.exitCode).toBe(0);
+      const after = await open(devices);
+      const moved = d.moved ? await d.moved(after) : new Map<string, string>();
+      const sums = await checksums(after, [...Object.keys(TREE), '/link'].map((p) => moved.get(p) ?? p));
+      for (const [path, sum] of base.sums) {
+        if (d.lost?.includes(path)) continue;
+        expect(sums.get(moved.get(path) ?? path), `${path} must survive the repair`).toBe(sum);
+      }
+    });
+  }
+
+  it('preen fixes only what is safe', async () => {
+    const safe = DAMAGES.find((d) => d.name === 'wrong nlink')!;
+    const unsafe = DAMAGES.find((d) => d.name === 'orphan inode')!;
+    for (const [d, want] of [
+      [safe, 1],
+      [unsafe, 4],
+    ] as const) {
+      const devices = clone();
+      await d.apply(await open(devices), await LogicalVolume.open(devices));
+      const r = await fsckDevices(devices, { mode: 'preen' });
+      expect(r.exitCode, d.name).toBe(want);
+    }
+  });
+});
+
+describe('fuzzing metadata sectors', () => {
+  it('always ends with an fsck exit code, and a repaired volume checks clean', async () => {
+    const seeds = Number(process.env.VMFS_FUZZ_SEEDS ?? 200);
+    const fs0 = await open(clone());
+    // Metadata sectors: inodes in use, bitmap entries, directory data, pointer blocks, system headers.
+    const targets: number[] = [];
+    for (const e of fs0.fdc.entries.keys()) targets.push(fs0.fdc.entryLogical(e));
+    for (const e of fs0.fbb.entries.keys()) targets.push(fs0.fbb.entryLogical(e));
+    for (const e of fs0.sbc.entries.keys()) targets.push(fs0.sbc.entryLogical(e));
+    for (const p of ['/', '/dir', '/dir/sub', '/small', '/dir/a', '/sparse', '/link', '/dir/sub/deeper']) {
+      const id = await fs0.resolve(null, p, false);
+      targets.push(fs0.fdc.itemRange({ entry: (id >>> 6) & 0xffff, item: id >>> 22 })[0].logical);
+    }
+    let x = 12345;
+    const rand = (n: number) => {
+      x = (Math.imul(x, 1103515245) + 12345) >>> 0;
+      return x % n;
+    };
+    const tally = new Map<number, number>();
+    for (let seed = 0; seed < seeds; seed++) {
+      const devices = clone();
+      const raw = await LogicalVolume.open(devices);
+      const hits = 1 + rand(3);
+      for (let h = 0; h < hits; h++) {
+        const at = targets[rand(targets.length)] + rand(4) * 512;
+        const sector = Buffer.alloc(512);
+        await raw.read(sector, at);
+        if (rand(4) === 0) sector.set(pattern(512, seed * 7 + h));
+        else for (let k = 0; k < 1 + rand(8); k++) sector[rand(512)] ^= 1 << rand(8);
+        await raw.write(sector, at);
+      }
+      const t = Date.now();
+      const r = await fsckDevices(devices, { mode: 'yes' });
+      expect(Date.now() - t, `seed ${seed}`).toBeLessThan(30_000);
+      expect([0, 1, 2, 4, 8], `seed ${seed}`).toContain(r.exitCode);
+      tally.set(r.exitCode, (tally.get(r.exitCode) ?? 0) + 1);
+      if (r.exitCode === 1 || r.exitCode === 2) {
+        const again = await fsckDevices(devices, { mode: 'check' });
+        expect(again.findings, `seed ${seed}`).toEqual([]);
+      }
+    }
+    expect(tally.get(1) ?? 0).toBeGreaterThan(seeds / 3);
+  });
+});
+
+describe('vmfs fsck (CLI)', () => {
+  it('repairs a damaged datastore on files; fsck.vmfs agrees afterwards', async () => {
+    const extents = [join(tmp.path, 'c0'), join(tmp.path, 'c1')];
+    const fs = await formatDatastore(extents, { size: deviceSizeFor(1) });
+    await fs.mkdir('/vms');
+    const id = await fs.create('/vms/disk');
+    await fs.write(id, pattern(3 * MiB, 1), 0);
+    const small = await fs.create('/vms/small');
+    await fs.write(small, pattern(100, 2), 0);
+    await fs.close();
+    const { FileDevice } = await import('../src/device/fileDevice.js');
+    const devices = extents.map((e) => FileDevice.open(e));
+    const v = await Vmfs.open(await LogicalVolume.open(devices));
+    const raw = await LogicalVolume.open(devices);
+    const smallId = await v.resolve(null, '/vms/small');
+    const off = v.fdc.itemRange({ entry: (smallId >>> 6) & 0xffff, item: smallId >>> 22 })[0].logical;
+    const b = Buffer.alloc(4);
+    b.writeUInt32LE(9);
+    await raw.write(b, off + 0x208); // a wrong link count on /vms/small
+    // and a truncated (unused) tail on the last extent
+    for (const dev of devices) await dev.close();
+    truncateSync(extents[1], deviceSizeFor(1) - 4 * MiB);
+    const d = extents.join(',');
+
+    const n = runVmfs(['fsck', '-d', d, '-n']);
+    expect(n.code, n.stdout + n.stderr).toBe(4);
+    expect(n.stdout).toMatch(/Pass 0: .*c1: extent is truncated/);
+    const json = JSON.parse(runVmfs(['fsck', '-d', d, '--json']).stdout);
+    expect(json.exitCode).toBe(4);
+    expect(json.findings.map((f: { code: string }) => f.code)).toEqual(['extent-truncated']);
+    const y = runVmfs(['fsck', '-d', d, '-y']);
+    expect(y.code, y.stdout + y.stderr).toBe(1);
+    expect(y.stdout).toMatch(/Pass 0: .*c1: extent is truncated .*FIXED/);
+    expect(y.stdout).toMatch(/Pass 4: \/vms\/small: link count 9, expected 1  FIXED/);
+    const clean = runVmfs(['fsck', '-d', d]);
+    expect(clean.code, clean.stdout).toBe(0);
+    const out = spawnSync('fsck.vmfs', extents, { encoding: 'utf8' }).stdout;
+    for (const counter of ['Unallocated blocks', 'Lost blocks', 'Undefined inodes', 'Orphaned inodes', 'Directory errors']) expect(out).toMatch(new RegExp(`${counter}\\s*: 0`));
+    expect(runVmfs(['cat', '-d', d, '/vms/disk']).raw.equals(pattern(3 * MiB, 1))).toBe(true);
+  });
+
+  it('missing extents and usage errors', () => {
+    const extents = [join(tmp.path, 'm0'), join(tmp.path, 'm1')];
+    expect(runVmfs(['mkfs', '-d', extents.join(','), '--size', String(deviceSizeFor(1))]).code).toBe(0);
+    const n = runVmfs(['fsck', '-d', extents[0]]);
+    expect(n.code).toBe(4);
+    expect(n.stdout).toMatch(/missing extent/);
+    expect(runVmfs(['fsck', '-d', extents[0], '-y']).code).toBe(4); // nothing can bring an extent back
+    expect(runVmfs(['fsck', '-d', join(tmp.path, 'nope')]).code).toBe(8);
+    expect(runVmfs(['fsck', '-d', extents.join(','), '-n', '-y']).code).toBe(16);
+    expect(runVmfs(['fsck', '-d', extents.join(','), '--frob']).code).toBe(16);
+  });
+});
