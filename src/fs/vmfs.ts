@@ -2,7 +2,7 @@
 // runner). It opens what any VMFS3 host wrote (geometry is read from disk),
 // keeps committed metadata cached, and runs every operation that changes
 // metadata alone (a mutex) inside one Transaction committed through one sink.
-import { LockMode, freeLockHeader } from '../cluster/lockHeader.js';
+import { LOCK_HEADER_SIZE, LockMode, freeLockHeader } from '../cluster/lockHeader.js';
 import { FsError, VolumeError } from '../util/errors.js';
 import { LogicalVolume } from '../volume/logicalVolume.js';
 import { BlockType, blockType, fileBlockNumber, inodeAddress, inodeId } from './blockId.js';
@@ -340,18 +340,19 @@ export class Vmfs {
     }
     if (tx.empty) return;
     const writes: MetaWrite[] = [];
+    // Lock headers belong to the lock protocol: an object's first sector is
+    // written only when the object itself is new (or its identity repaired).
+    const ownsHeader = (before: { lock: { magic: number; pos: number } } | undefined, after: { lock: { magic: number; pos: number } }) =>
+      !before || before.lock.magic !== after.lock.magic || before.lock.pos !== after.lock.pos;
     for (const [id, inode] of tx.inodes) {
-      const parts = this.fdc.itemRange(inodeAddress(id));
-      const buf = encodeInode(inode);
-      let at = 0;
-      for (const p of parts) {
-        writes.push({ offset: p.logical, data: buf.subarray(at, at + p.length) });
-        at += p.length;
-      }
+      const from = ownsHeader(this.inodeCache.get(id), inode) ? 0 : LOCK_HEADER_SIZE;
+      pushItem(writes, this.fdc.itemRange(inodeAddress(id)), encodeInode(inode), from);
     }
     for (const [key, entry] of tx.entries) {
       const [kind, index] = key.split(':');
-      writes.push({ offset: this.resource(kind as ResourceKind).entryLogical(Number(index)), data: encodeBitmapEntry(entry) });
+      const res = this.resource(kind as ResourceKind);
+      const from = ownsHeader(res.entries[Number(index)], entry) ? 0 : LOCK_HEADER_SIZE;
+      writes.push({ offset: res.entryLogical(Number(index)) + from, data: encodeBitmapEntry(entry).subarray(from) });
     }
     for (const [id, pb] of tx.pointerBlocks) {
       const parts = this.pbc.itemRange({ entry: (id >>> 6) & 0x3fffff, item: (id >>> 28) & 0xf });
@@ -827,6 +828,17 @@ export class Vmfs {
  */
 function countSubdir(dir: Inode, delta: number): void {
   if (dir.nlink !== 1) dir.nlink += delta;
+}
+
+/** Queues the bytes of an item from `from` on, split over the logical pieces the item occupies. */
+function pushItem(writes: MetaWrite[], parts: { logical: number; length: number }[], buf: Buffer, from: number): void {
+  let at = 0;
+  for (const p of parts) {
+    const start = Math.max(at, from);
+    const end = at + p.length;
+    if (end > start) writes.push({ offset: p.logical + (start - at), data: buf.subarray(start, end) });
+    at = end;
+  }
 }
 
 export function splitPath(path: string): string[] {
