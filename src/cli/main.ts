@@ -8,6 +8,7 @@ import { registerFileCommands } from './fileCommands.js';
 import { registerDiskCommand } from './diskCommand.js';
 import { registerMipsCommand } from './mipsCommand.js';
 import { registerFsckCommand } from './fsckCommand.js';
+import { registerClusterCommands } from './clusterCommands.js';
 import { extentList } from './datastoreOption.js';
 import { openDatastore } from '../fs/datastore.js';
 import { datastoreFolders } from '../vm/datastoreFolder.js';
@@ -27,6 +28,7 @@ export function buildProgram(): Command {
     return folders(path);
   });
   registerFsckCommand(program);
+  registerClusterCommands(program);
   registerMipsCommand(program);
   for (const c of program.commands) c.exitOverride();
   return program;

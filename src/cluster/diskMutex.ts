@@ -8,7 +8,7 @@
 // Uncontended cost: two register writes and two reads of the region to
 // enter, one register write to leave.
 import { sleep } from './clock.js';
-import { Fifo } from './fifo.js';
+import { Mutex } from '../util/mutex.js';
 import { HostHeartbeat } from './hostHeartbeat.js';
 import { RegionSnapshot, isLiveParticipant } from './slotWatch.js';
 import type { Reservation } from './reservation.js';
@@ -17,7 +17,7 @@ import type { Reservation } from './reservation.js';
 const MAX_BACKOFF_MS = 20;
 
 export class DiskMutex implements Reservation {
-  private readonly local = new Fifo();
+  private readonly local = new Mutex();
 
   constructor(private readonly host: HostHeartbeat) {}
 

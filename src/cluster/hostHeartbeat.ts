@@ -12,7 +12,7 @@ import { VolumeError } from '../util/errors.js';
 import { now, sleep } from './clock.js';
 import { ClusterConfig, readClusterConfig } from './clusterConfig.js';
 import { FencedError } from './clusterErrors.js';
-import { Fifo } from './fifo.js';
+import { Mutex } from '../util/mutex.js';
 import { HB_MAGIC_FREE, HB_MAGIC_IN_USE, HEARTBEAT_SLOTS, HeartbeatSlot, SlotState, encodeClusterSlot, freeSlot, slotOffset } from './heartbeat.js';
 import { RegionSnapshot, SlotWatch } from './slotWatch.js';
 import { VolumeIO } from './volumeIo.js';
@@ -41,7 +41,7 @@ export class HostHeartbeat extends EventEmitter {
   private deadlineAt: number;
   private lost: FencedError | null = null;
   private left = false;
-  private readonly writes = new Fifo();
+  private readonly writes = new Mutex();
   private renewTimer: NodeJS.Timeout | undefined;
   private deadlineTimer: NodeJS.Timeout | undefined;
   private nextRenewalAt = 0;

@@ -15,7 +15,7 @@ import { randomBytes } from 'node:crypto';
 import CRC32 from 'crc-32';
 import { VolumeError } from '../util/errors.js';
 import { defineStruct } from '../util/struct.js';
-import { Fifo } from './fifo.js';
+import { Mutex } from '../util/mutex.js';
 import { VolumeIO } from './volumeIo.js';
 
 export interface JournalRegion {
@@ -173,7 +173,7 @@ export async function replayJournal(volume: VolumeIO, region: JournalRegion): Pr
 export class Journal {
   private dirty = false;
   /** Commits and checkpoints from concurrent callers go one at a time: they share the tail. */
-  private readonly turns = new Fifo();
+  private readonly turns = new Mutex();
 
   private constructor(
     private readonly volume: VolumeIO,

@@ -6,13 +6,13 @@
 // A stopped (SIGSTOP) holder keeps it until it continues.
 import { Server, createServer } from 'node:net';
 import { sleep } from './clock.js';
-import { Fifo } from './fifo.js';
+import { Mutex } from '../util/mutex.js';
 import type { Reservation } from './reservation.js';
 
 const MAX_BACKOFF_MS = 10;
 
 export class LocalMachineMutex implements Reservation {
-  private readonly local = new Fifo();
+  private readonly local = new Mutex();
   private readonly address: string;
 
   /** `name` identifies the volume (its LVM UUID). */

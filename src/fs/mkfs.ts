@@ -5,6 +5,7 @@
 // (.fbb.sf), the pointer blocks (.pbc.sf), the sub-blocks (.sbc.sf), and one
 // block for the root directory. Everything after is free.
 import { freeLockHeader } from '../cluster/lockHeader.js';
+import { ClusterParams, writeClusterConfig } from '../cluster/clusterConfig.js';
 import { freshHeartbeatRegion, HEARTBEAT_REGION_OFFSET } from '../cluster/heartbeat.js';
 import { BlockDevice } from '../device/blockDevice.js';
 import { VolumeError } from '../util/errors.js';
@@ -36,6 +37,8 @@ export interface MkfsOptions {
   lvmUuid?: string;
   fsUuid?: string;
   now?: number;
+  /** Lease time, renewal interval and the rest hosts must agree on (defaults: docs/CLUSTER.md). */
+  cluster?: Partial<ClusterParams>;
 }
 
 /** File-block bitmap entries hold 200 blocks, as ESX formats them: the unit hosts take whole. */
@@ -193,6 +196,7 @@ export async function mkfs(devices: BlockDevice[], options: MkfsOptions = {}): P
   fsInfoStruct.encodeInto(info, infoBlock, 0);
   await write(infoBlock, FS_INFO_OFFSET);
   await write(freshHeartbeatRegion(), HEARTBEAT_REGION_OFFSET);
+  await writeClusterConfig(volume, options.cluster);
   await volume.flush();
   return Vmfs.open(volume);
 }

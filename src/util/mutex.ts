@@ -1,5 +1,6 @@
-// A FIFO async mutex: file system operations interleave at every await, so
-// each one that reads and then changes metadata runs alone.
+// A FIFO async mutex for one process: async work interleaves at every await,
+// so what must run alone (a file system operation that reads then changes
+// metadata, one heartbeat slot's register writes, one journal) takes turns.
 export class Mutex {
   private tail: Promise<void> = Promise.resolve();
 
