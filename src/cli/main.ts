@@ -9,6 +9,7 @@ import { registerDiskCommand } from './diskCommand.js';
 import { registerMipsCommand } from './mipsCommand.js';
 import { registerFsckCommand } from './fsckCommand.js';
 import { registerClusterCommands } from './clusterCommands.js';
+import { registerMountCommands } from './mountCommand.js';
 import { extentList } from './datastoreOption.js';
 import { openDatastore } from '../fs/datastore.js';
 import { datastoreFolders } from '../vm/datastoreFolder.js';
@@ -29,6 +30,7 @@ export function buildProgram(): Command {
   });
   registerFsckCommand(program);
   registerClusterCommands(program);
+  registerMountCommands(program);
   registerMipsCommand(program);
   for (const c of program.commands) c.exitOverride();
   return program;

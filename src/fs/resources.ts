@@ -72,6 +72,12 @@ export class Resource {
     return new Resource(kind, layout, file, entries);
   }
 
+  /** Re-reads every entry from disk (another host changed the bitmaps). */
+  async reload(read: (offset: number, length: number) => Promise<Buffer>): Promise<void> {
+    const fresh = await Resource.load(this.kind, this.layout, this.file, read);
+    this.entries.splice(0, this.entries.length, ...fresh.entries);
+  }
+
   entryLogical(entry: number): number {
     return mapFileOffset(this.file, this.layout.entryOffset(entry));
   }

@@ -60,9 +60,25 @@ interface DirState {
   index: Map<string, number>;
 }
 
+/**
+ * What several hosts sharing the datastore need from a mounted file system
+ * (cluster/clusterMount.ts provides it): cluster-wide exclusion around
+ * metadata changes, and a way to tell whether cached metadata is still what
+ * is on disk.
+ */
+export interface Coordinator {
+  /** Runs `fn` while no other host changes metadata. */
+  exclusive<T>(fn: () => Promise<T>): Promise<T>;
+  /** The volume-wide metadata generation: it changes whenever any host commits. */
+  generation(): Promise<number>;
+  /** Marks the start and the end of this host's commit (inside `exclusive`). */
+  committing(phase: 'begin' | 'end'): Promise<void>;
+}
+
 export interface OpenOptions {
   readOnly?: boolean;
   sink?: CommitSink;
+  coordinator?: Coordinator;
   /** Seconds since the epoch; tests pin it. */
   clock?: () => number;
 }
@@ -78,7 +94,10 @@ export class Vmfs {
   private readonly dirCache = new Map<number, DirState>();
   private readonly pbCache = new Map<number, Uint32Array>();
   private readonly mutex = new Mutex();
-  private readonly sink: CommitSink;
+  private sink: CommitSink;
+  private readonly coordinator?: Coordinator;
+  /** The metadata generation the caches reflect (multi-host only). */
+  private cachedGeneration = -1;
   private readonly clock: () => number;
   readonly readOnly: boolean;
   private readonly ctx: MapContext;
@@ -97,6 +116,7 @@ export class Vmfs {
     this.subBlockSize = this.sbc.layout.geometry.dataSize;
     this.readOnly = !!options.readOnly || volume.readOnly;
     this.sink = options.sink ?? new InPlaceSink(volume);
+    this.coordinator = options.coordinator;
     this.clock = options.clock ?? (() => Math.floor(Date.now() / 1000));
     this.ctx = {
       blockSize: this.blockSize,
@@ -324,10 +344,61 @@ export class Vmfs {
   async transact<T>(fn: (tx: Transaction) => Promise<T>): Promise<T> {
     return this.mutex.run(async () => {
       if (this.readOnly) throw new FsError('EROFS', this.volume.extents[0].device.name);
-      const tx = new Transaction();
-      const result = await fn(tx);
-      await this.commit(tx);
-      return result;
+      const run = async () => {
+        await this.revalidate();
+        const tx = new Transaction();
+        const result = await fn(tx);
+        await this.commit(tx);
+        return result;
+      };
+      return this.coordinator ? this.coordinator.exclusive(run) : run();
+    });
+  }
+
+  /** Replaces the commit sink (the cluster mount switches to its journal once it has one). */
+  setSink(sink: CommitSink): void {
+    this.sink = sink;
+  }
+
+  /**
+   * With other hosts on the datastore: drops every cache when any host has
+   * committed since they were filled. A commit in progress elsewhere (an odd
+   * generation) is waited out, so nothing half-written is ever cached.
+   */
+  async revalidate(): Promise<void> {
+    if (!this.coordinator) return;
+    for (let spins = 0; ; spins++) {
+      const g = await this.coordinator.generation();
+      if (g % 2 === 1) {
+        await new Promise((r) => setTimeout(r, Math.min(50, 1 + spins)));
+        continue;
+      }
+      if (g === this.cachedGeneration) return;
+      this.inodeCache.clear();
+      this.dirCache.clear();
+      this.pbCache.clear();
+      const read = async (offset: number, length: number) => {
+        const b = Buffer.alloc(length);
+        await this.volume.read(b, offset);
+        return b;
+      };
+      for (const r of [this.fbb, this.fdc, this.pbc, this.sbc]) await r.reload(read);
+      if ((await this.coordinator.generation()) === g) {
+        this.cachedGeneration = g;
+        return;
+      }
+    }
+  }
+
+  /**
+   * Runs a read-only operation alone (a read racing a truncate could
+   * otherwise read a block that was just given to another file) on metadata
+   * that is current when other hosts share the datastore.
+   */
+  private reading<T>(fn: () => Promise<T>): Promise<T> {
+    return this.mutex.run(async () => {
+      await this.revalidate();
+      return fn();
     });
   }
 
@@ -362,7 +433,12 @@ export class Vmfs {
     }
     writes.push(...tx.raw);
     writes.sort((a, b) => a.offset - b.offset);
-    await this.sink.commit(writes);
+    if (this.coordinator) {
+      await this.coordinator.committing('begin');
+      await this.sink.commit(writes);
+      await this.coordinator.committing('end');
+      this.cachedGeneration = await this.coordinator.generation();
+    } else await this.sink.commit(writes);
 
     // Install the new state in the caches.
     for (const [id, inode] of tx.inodes) this.inodeCache.set(id, inode);
@@ -396,7 +472,11 @@ export class Vmfs {
    * Resolves a path to an inode id. Intermediate symlinks are followed; the
    * last component too when `follow` is set.
    */
-  async resolve(tx: Transaction | null, path: string, follow = true, depth = 0): Promise<number> {
+  async resolve(tx: Transaction | null, path: string, follow = true): Promise<number> {
+    return tx ? this.resolvePath(tx, path, follow) : this.reading(() => this.resolvePath(null, path, follow));
+  }
+
+  private async resolvePath(tx: Transaction | null, path: string, follow = true, depth = 0): Promise<number> {
     const parts = splitPath(path);
     let dir = ROOT_INODE_ID;
     for (let i = 0; i < parts.length; i++) {
@@ -409,7 +489,7 @@ export class Vmfs {
         if (depth >= MAX_SYMLINK_DEPTH) throw new FsError('ELOOP', path);
         const target = await this.readlinkId(tx, e.blockId);
         const prefix = target.startsWith('/') ? '' : '/' + parts.slice(0, i).join('/');
-        dir = await this.resolve(tx, `${prefix}/${target}/${parts.slice(i + 1).join('/')}`, follow, depth + 1);
+        dir = await this.resolvePath(tx, `${prefix}/${target}/${parts.slice(i + 1).join('/')}`, follow, depth + 1);
         return dir;
       }
       dir = e.blockId;
@@ -423,7 +503,7 @@ export class Vmfs {
     if (parts.length === 0) throw new FsError('EBUSY', path, 'the root directory');
     const name = parts[parts.length - 1];
     if (Buffer.byteLength(name) > MAX_NAME_BYTES) throw new FsError('ENAMETOOLONG', path);
-    const parent = await this.resolve(tx, '/' + parts.slice(0, -1).join('/'));
+    const parent = await this.resolvePath(tx, '/' + parts.slice(0, -1).join('/'));
     const p = await this.inode(tx, parent);
     if (p.type !== InodeType.Directory) throw new FsError('ENOTDIR', path);
     return { parent, name };
@@ -432,10 +512,14 @@ export class Vmfs {
   // -------------------------------------------------------------- queries
 
   async stat(path: string, follow = true): Promise<Stat> {
-    return this.statId(await this.resolve(null, path, follow));
+    return this.reading(async () => this.statOf(await this.resolvePath(null, path, follow)));
   }
 
   async statId(id: number): Promise<Stat> {
+    return this.reading(() => this.statOf(id));
+  }
+
+  private async statOf(id: number): Promise<Stat> {
     const i = await this.inode(null, id);
     return {
       id,
@@ -453,14 +537,22 @@ export class Vmfs {
   }
 
   async readdir(path: string): Promise<DirListing[]> {
-    const id = await this.resolve(null, path);
+    return this.reading(() => this.listDir(path));
+  }
+
+  private async listDir(path: string): Promise<DirListing[]> {
+    const id = await this.resolvePath(null, path);
     const inode = await this.inode(null, id);
     if (inode.type !== InodeType.Directory) throw new FsError('ENOTDIR', path);
     return (await this.dirEntries(null, id)).map((e) => ({ name: e.name, id: e.blockId, type: e.type as InodeType }));
   }
 
   async readlink(path: string): Promise<string> {
-    const id = await this.resolve(null, path, false);
+    return this.reading(() => this.linkTarget(path));
+  }
+
+  private async linkTarget(path: string): Promise<string> {
+    const id = await this.resolvePath(null, path, false);
     const inode = await this.inode(null, id);
     if (inode.type !== InodeType.Symlink) throw new FsError('EINVAL', path);
     return this.readlinkId(null, id);
@@ -473,6 +565,7 @@ export class Vmfs {
     return Buffer.from(buf).toString('utf8');
   }
 
+  /** Space and inodes; with other hosts on the datastore, call `revalidate()` first for current counts. */
   statfs(): StatFs {
     return {
       blockSize: this.blockSize,
@@ -488,10 +581,14 @@ export class Vmfs {
 
   /** Reads up to `buf.length` bytes at `pos`; returns how many (0 at or past the end). */
   async read(id: number, buf: Uint8Array, pos: number): Promise<number> {
-    const inode = await this.inode(null, id);
-    if (inode.type === InodeType.Directory) throw new FsError('EISDIR', `inode 0x${id.toString(16)}`);
-    return this.readInto(null, inode, buf, pos);
+    return this.reading(async () => {
+      const inode = await this.inode(null, id);
+      if (inode.type === InodeType.Directory) throw new FsError('EISDIR', `inode 0x${id.toString(16)}`);
+      return this.readInto(null, inode, buf, pos);
+    });
   }
+
+
 
   private async readInto(tx: Transaction | null, inode: Inode, buf: Uint8Array, pos: number): Promise<number> {
     if (pos >= inode.size) return 0;
@@ -665,7 +762,7 @@ export class Vmfs {
 
   async link(existing: string, path: string): Promise<void> {
     await this.transact(async (tx) => {
-      const id = await this.resolve(tx, existing, false);
+      const id = await this.resolvePath(tx, existing, false);
       const target = await this.editInode(tx, id);
       if (target.type === InodeType.Directory) throw new FsError('EPERM', existing);
       const { parent, name } = await this.parentOf(tx, path);

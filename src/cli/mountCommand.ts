@@ -1,0 +1,160 @@
+// `vmfs mount` and `vmfs umount`. mount starts the FUSE server (src/fuse/daemon) as a
+// detached process and returns once it reports the mount live, or serves in this process
+// with -f; umount unmounts (refusing a busy mount, as umount does), lets the server flush
+// and waits for it to exit, and cleans a mount left stale by a killed server.
+import { spawn } from 'node:child_process';
+import { closeSync, openSync } from 'node:fs';
+import { extname, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import type { Readable } from 'node:stream';
+import { Command } from 'commander';
+import { DEFAULT_CACHE_TIMEOUT, MountConfig, RESERVED_OPTIONS } from '../fuse/mountOptions.js';
+import { FS_TYPE, canonicalMountPoint, cleanStaleMount, findMount, processAlive, servingPid, unmountIfIdle } from '../fuse/mountTable.js';
+import { MountError, prepareMountPoint, serve } from '../fuse/server.js';
+import { addDatastoreOption, extentList } from './datastoreOption.js';
+import { EXIT_DATASTORE, EXIT_FAILED, UsageError } from './exitCodes.js';
+
+/** How long mount waits for the server to report, and umount for it to exit. */
+const START_TIMEOUT_MS = 120_000;
+const STOP_TIMEOUT_MS = 60_000;
+
+/** A failure with its exit code; main prints the message. */
+class MountCommandError extends Error {
+  constructor(
+    message: string,
+    readonly exitCode = EXIT_FAILED,
+  ) {
+    super(message);
+  }
+}
+
+export function registerMountCommands(program: Command): void {
+  addDatastoreOption(program.command('mount').description('mount a datastore with FUSE (in the background unless -f)'))
+    .argument('<mountpoint>', 'an existing directory')
+    .option('-o, --options <list>', 'mount options, comma-separated: ro, allow_other, allow_root, or any libfuse option (repeatable)', collect, [])
+    .option('-f, --foreground', 'serve in this process until SIGINT/SIGTERM')
+    .option('--attr-timeout <seconds>', `how long the kernel trusts attributes (0 when other hosts write)`, String(DEFAULT_CACHE_TIMEOUT))
+    .option('--entry-timeout <seconds>', `how long the kernel trusts names (0 when other hosts write)`, String(DEFAULT_CACHE_TIMEOUT))
+    .option('--log <file>', 'append the server’s log to this file (default: discarded)')
+    .action(async (mountPoint: string, opts) => {
+      const config: MountConfig = {
+        extents: extentList(opts.datastore).map((e) => resolve(e)),
+        mountPoint: canonicalMountPoint(mountPoint),
+        ...parseOptionList(opts.options as string[]),
+        attrTimeout: parseTimeout('--attr-timeout', opts.attrTimeout),
+        entryTimeout: parseTimeout('--entry-timeout', opts.entryTimeout),
+      };
+      const log = (line: string) => process.stderr.write(line);
+      try {
+        await prepareMountPoint(config, log);
+        if (opts.foreground) {
+          await serve(config, { ready: () => {}, log });
+          // fuse-native keeps a libuv handle referenced after an unmount it did not make itself.
+          process.exit(0);
+        }
+      } catch (e) {
+        throw e instanceof MountError ? new MountCommandError(e.message) : e;
+      }
+      await startDaemon(config, opts.log as string | undefined);
+    });
+
+  program
+    .command('umount')
+    .description('flush and unmount a mounted datastore (also cleans a mount left by a killed server)')
+    .argument('<mountpoint>')
+    .action(async (mountPoint: string) => {
+      const mp = canonicalMountPoint(mountPoint);
+      const entry = findMount(mp);
+      if (!entry) throw new MountCommandError(`${mp}: not mounted`);
+      if (entry.fsType !== FS_TYPE) throw new MountCommandError(`${mp}: not a vmfs mount (${entry.fsType})`);
+      const pid = servingPid(entry);
+      if (pid === null) {
+        cleanStaleMount(entry);
+        return;
+      }
+      const refused = unmountIfIdle(mp);
+      if (refused) throw new MountCommandError(`${mp}: ${refused}`);
+      // The mount is gone; the server flushes, closes the datastore and exits.
+      process.kill(pid, 'SIGTERM');
+      const deadline = Date.now() + STOP_TIMEOUT_MS;
+      while (processAlive(pid)) {
+        if (Date.now() > deadline) throw new MountCommandError(`${mp}: unmounted, but its server (process ${pid}) did not exit within ${STOP_TIMEOUT_MS / 1000} s`);
+        await new Promise((r) => setTimeout(r, 20));
+      }
+    });
+}
+
+/** Starts the daemon detached and waits for its one-line report on fd 3. */
+async function startDaemon(config: MountConfig, logFile: string | undefined): Promise<void> {
+  const here = fileURLToPath(import.meta.url);
+  // The same flavour as this module: compiled .js, or .ts when run through tsx.
+  const daemon = fileURLToPath(new URL(`../fuse/daemon${extname(here)}`, import.meta.url));
+  // The daemon runs in / where a bare `--import tsx` would not resolve.
+  const loader = extname(here) === '.ts' ? ['--import', import.meta.resolve('tsx')] : [];
+  const out = logFile ? openSync(resolve(logFile), 'a') : 'ignore';
+  const child = spawn(process.execPath, [...loader, daemon, JSON.stringify(config)], {
+    detached: true,
+    cwd: '/', // never hold a directory busy, least of all the mount's parent
+    stdio: ['ignore', out, out, 'pipe'],
+  });
+  if (typeof out === 'number') closeSync(out);
+  const reportStream = child.stdio[3] as Readable;
+  try {
+    const report = await new Promise<{ ready?: boolean; error?: string; kind?: string }>((resolveReport, reject) => {
+      let text = '';
+      const timer = setTimeout(() => reject(new MountCommandError(`${config.mountPoint}: the mount server did not report within ${START_TIMEOUT_MS / 1000} s`)), START_TIMEOUT_MS);
+      reportStream.setEncoding('utf8').on('data', (chunk: string) => {
+        text += chunk;
+        const nl = text.indexOf('\n');
+        if (nl < 0) return;
+        clearTimeout(timer);
+        try {
+          resolveReport(JSON.parse(text.slice(0, nl)));
+        } catch {
+          reject(new MountCommandError(`${config.mountPoint}: the mount server sent a garbled report`));
+        }
+      });
+      child.once('exit', (code, signal) => {
+        clearTimeout(timer);
+        reject(new MountCommandError(`${config.mountPoint}: the mount server exited (${signal ?? `code ${code}`}) before mounting${logFile ? `; see ${logFile}` : ''}`));
+      });
+    });
+    if (!report.ready) {
+      const datastore = report.kind === 'VolumeError' || report.kind === 'DeviceError';
+      throw new MountCommandError(report.error ?? 'the mount server failed', datastore ? EXIT_DATASTORE : EXIT_FAILED);
+    }
+  } catch (e) {
+    if (child.exitCode === null) child.kill('SIGKILL');
+    throw e;
+  } finally {
+    reportStream.destroy();
+    child.removeAllListeners('exit');
+    child.unref();
+  }
+}
+
+function collect(value: string, previous: string[]): string[] {
+  return [...previous, value];
+}
+
+/** Splits and checks `-o a,b=c` lists (the flag may be repeated). */
+function parseOptionList(lists: string[]): { options: string[]; readOnly: boolean } {
+  const options: string[] = [];
+  let readOnly = false;
+  for (const item of lists.flatMap((l) => l.split(',')).map((s) => s.trim()).filter(Boolean)) {
+    if (!/^[a-z_]+(=[A-Za-z0-9_.:/+-]+)?$/.test(item)) throw new UsageError(`mount option "${item}": expected NAME or NAME=VALUE`);
+    const name = item.split('=')[0];
+    const why = RESERVED_OPTIONS.get(name);
+    if (why) throw new UsageError(`mount option "${name}" cannot be given: ${why}`);
+    if (name === 'ro') readOnly = true;
+    else if (name === 'rw') readOnly = false;
+    else if (name !== 'default_permissions' && !options.includes(item)) options.push(item);
+  }
+  return { options, readOnly };
+}
+
+function parseTimeout(flag: string, value: string): number {
+  const n = Number(value);
+  if (value.trim() === '' || !Number.isFinite(n) || n < 0 || n > 86400) throw new UsageError(`${flag} ${value}: expected seconds from 0 to 86400`);
+  return n;
+}
