@@ -96,7 +96,7 @@ export class Cpu {
     return this.interpret(budget);
   }
 
-  /** Forgets compiled code and cached translations (after loading code or editing page tables). */
+  /** After loading code or editing page tables: compiled code is checked against memory before it next runs, cached translations are forgotten. */
   invalidateCode(): void {
     this.compiler?.clear();
     this.mmu.flush();

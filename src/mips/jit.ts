@@ -1,13 +1,13 @@
-// The block compiler: translates runs of guest code (straight-line code
-// through conditional branches, which leave the block when taken, up to an
-// unconditional jump and its delay slot) into JavaScript functions with
-// `new Function`, caches them per physical page, and runs them with the same
-// observable behaviour as the interpreter: exact instruction counts (a block
-// runs whole only if the budget covers it, else a compiled prefix of it runs;
-// a block that branches back to itself loops while the budget allows),
-// exceptions at the exact instruction with
-// PC, NextPC, PrevPC, BadVAddr and the load in flight as the interpreter
-// leaves them, and Nachos's load delay slot under 'mips1'.
+// The block compiler: translates straight-line runs of guest code (up to and
+// including a branch and its delay slot, following direct jumps within the
+// page) into JavaScript functions with `new Function`, caches them per
+// physical page, and runs them with the same observable behaviour as the
+// interpreter: exact instruction counts (a block runs whole only if the
+// budget covers it, else a variant that counts runs; a block that branches
+// back to itself loops while the budget allows), exceptions at the exact
+// instruction with PC, NextPC, PrevPC, BadVAddr and the load in flight as
+// the interpreter leaves them, Nachos's load delay slot under 'mips1', and
+// self-modifying code seen at once, as Nachos (which has no caches) sees it.
 //
 // Memory accesses probe the MMU's translation cache inline; a miss calls the
 // CPU's slow path, which translates (setting use/dirty bits) or faults.
@@ -27,14 +27,14 @@ interface Block {
   readonly ppc: number;
   /** Instructions in one pass; 0: the first instruction cannot start a block (interpret it). */
   readonly n: number;
-  /** Physical address just past the last instruction. */
-  readonly end: number;
+  /** Virtual address of each instruction (a block follows direct jumps within its page). */
+  readonly pcs: number[];
   live: boolean;
   /** The compiler generation in which the block's words were last checked against memory. */
   checked: number;
   /** Runs one pass (or more, for a self-loop, while `left` allows); returns instructions executed. */
   fn: (left: number) => number;
-  /** The block's instructions, for compiling its prefixes and checking memory (n = 0: the word it cannot start with). */
+  /** The block's instructions, for the counted variant and for checking memory (n = 0: the word it cannot start with). */
   readonly words: number[];
   readonly ops: Op[];
   /** The same code with a check before every instruction, stopping after exactly `left` (< n) instructions; compiled when first needed. */
@@ -56,22 +56,24 @@ const isBranch = (op: Op): boolean => {
 const isLikely = (op: Op): boolean =>
   op === Op.BEQL || op === Op.BNEL || op === Op.BLEZL || op === Op.BGTZL ||
   op === Op.BLTZL || op === Op.BGEZL || op === Op.BLTZALL || op === Op.BGEZALL;
-/** Whether code after a branch's delay slot can run next (the block may go on past it). */
-const fallsThrough = (op: Op, w: number): boolean => {
+/** Where an unconditional direct jump (j, jal, b, bal: always taken, target known) at `pc` goes; else null. */
+const jumpTarget = (op: Op, w: number, pc: number): number | null => {
   switch (op) {
+    case Op.J: case Op.JAL:
+      return (((pc + 4) & 0xf0000000) | (targetOf(w) << 2)) | 0;
     case Op.BEQ:
-      return rsOf(w) !== rtOf(w);
+      return rsOf(w) === rtOf(w) ? (pc + 4 + (simmOf(w) << 2)) | 0 : null;
     case Op.BGEZ: case Op.BGEZAL: case Op.BLEZ:
-      return rsOf(w) !== 0;
-    case Op.BNE: case Op.BLTZ: case Op.BLTZAL: case Op.BGTZ:
-      return true;
+      return rsOf(w) === 0 ? (pc + 4 + (simmOf(w) << 2)) | 0 : null;
     default:
-      return false;
+      return null;
   }
 };
 /** Instructions a block never contains: the interpreter raises their exception. */
 const endsBlock = (op: Op, w: number): boolean =>
   op === Op.Illegal || op === Op.SYSCALL || op === Op.BREAK || (op === Op.INS && rdOf(w) < saOf(w));
+const isStore = (op: Op): boolean =>
+  op === Op.SB || op === Op.SH || op === Op.SW || op === Op.SC || op === Op.SWL || op === Op.SWR;
 const isLoad = (op: Op): boolean =>
   op === Op.LB || op === Op.LBU || op === Op.LH || op === Op.LHU || op === Op.LW || op === Op.LL || op === Op.LWL || op === Op.LWR;
 
@@ -107,38 +109,36 @@ export class BlockCompiler {
   run(budget: number): number {
     const cpu = this.cpu;
     const r = cpu.regs;
-    const mmu = cpu.mmu;
-    const { readTag, readBase, cacheMask } = mmu;
+    const { readTag, readBase, cacheMask } = cpu.mmu;
     const shift = this.shift;
     const offMask = this.offMask;
     let done = 0;
-    while (done < budget) {
-      const pc = r[PCReg];
-      const slot = (pc >>> shift) & cacheMask;
-      // Blocks start only outside delay slots, on a cached translation of an aligned PC.
-      if (r[NextPCReg] !== ((pc + 4) | 0) || (pc & (~offMask | 3)) !== readTag[slot]) {
-        done += cpu.interpret(1);
-        if (cpu.exception !== ExceptionType.None) break;
-        continue;
+    // A fault ends the run, so one handler around the whole loop does.
+    try {
+      while (done < budget) {
+        const pc = r[PCReg];
+        const slot = (pc >>> shift) & cacheMask;
+        // Blocks start only outside delay slots, on a cached translation of an aligned PC.
+        if (r[NextPCReg] !== ((pc + 4) | 0) || (pc & (~offMask | 3)) !== readTag[slot]) {
+          done += cpu.interpret(1);
+          if (cpu.exception !== ExceptionType.None) break;
+          continue;
+        }
+        const p = readBase[slot] | (pc & offMask);
+        let b = this.pages[p >>> shift]?.[(p & offMask) >> 2];
+        if (b === undefined || b.vpc !== pc || (b.checked !== this.generation && !this.unchanged(b))) b = this.compile(pc, p);
+        if (b.n === 0) {
+          done += cpu.interpret(1);
+          if (cpu.exception !== ExceptionType.None) break;
+          continue;
+        }
+        const left = budget - done;
+        done += b.n <= left ? b.fn(left) : (b.counted ??= this.generate(b, true))(left);
       }
-      const p = readBase[slot] | (pc & offMask);
-      let b = this.pages[p >>> shift]?.[(p & offMask) >> 2];
-      if (b === undefined || b.vpc !== pc || (b.checked !== this.generation && !this.unchanged(b))) b = this.compile(pc, p);
-      if (b.n === 0) {
-        done += cpu.interpret(1);
-        if (cpu.exception !== ExceptionType.None) break;
-        continue;
-      }
-      const left = budget - done;
-      const fn = b.n <= left ? b.fn : (b.counted ??= this.generate(b, true));
-      try {
-        done += fn(left);
-      } catch (e) {
-        if (!(e instanceof MipsFault)) throw e;
-        done += this.faultCount;
-        cpu.raise(e.type, e.badVAddr);
-        break;
-      }
+    } catch (e) {
+      if (!(e instanceof MipsFault)) throw e;
+      done += this.faultCount;
+      cpu.raise(e.type, e.badVAddr);
     }
     return done;
   }
@@ -146,7 +146,7 @@ export class BlockCompiler {
   /** Whether memory still holds the block's instructions (then it is good for this generation). */
   private unchanged(b: Block): boolean {
     const m32 = this.cpu.mmu.mem.i32;
-    for (let k = 0; k < b.words.length; k++) if (m32[(b.ppc >> 2) + k] !== b.words[k]) return false;
+    for (let k = 0; k < b.words.length; k++) if (m32[this.physical(b, k) >> 2] !== b.words[k]) return false;
     b.checked = this.generation;
     return true;
   }
@@ -159,7 +159,7 @@ export class BlockCompiler {
     let left = 0;
     list.forEach((b, i) => {
       if (!b) return;
-      if (b.ppc < paddr + size && paddr < b.end) {
+      if (b.pcs.some((_, k) => this.physical(b, k) < paddr + size && paddr < this.physical(b, k) + 4)) {
         b.live = false;
         list[i] = undefined;
       } else left++;
@@ -170,39 +170,58 @@ export class BlockCompiler {
     }
   }
 
+  /** Physical address of instruction k of a block (all of a block is on one page). */
+  private physical(b: Block, k: number): number {
+    return (b.ppc & ~this.offMask) | (b.pcs[k] & this.offMask);
+  }
+
   private compile(vpc: number, ppc: number): Block {
     const cpu = this.cpu;
     const m32 = cpu.mmu.mem.i32;
-    const pageEnd = (ppc | this.offMask) + 1;
-    // Choose the instructions: straight-line code through conditional branches
-    // (each with its delay slot, leaving the block when taken), ending after
-    // an unconditional jump, a likely branch or a branch back to the start, and its slot.
+    const offMask = this.offMask;
+    const pageBase = ppc & ~offMask;
+    // Choose the instructions: straight-line code up to a branch and its
+    // delay slot, following unconditional direct jumps (j, jal, b, bal) that
+    // stay on the page, so that a loop spread over several pieces of code
+    // becomes one block. (Following not-taken conditional branches too was
+    // tried: slower, the bigger functions cost more than dispatch saves.)
     const words: number[] = [];
     const ops: Op[] = [];
-    for (let p = ppc; p < pageEnd && words.length < MaxBlock; p += 4) {
+    const pcs: number[] = [];
+    const seen = new Set<number>();
+    const add = (v: number, w: number, op: Op): void => {
+      words.push(w);
+      ops.push(op);
+      pcs.push(v);
+      seen.add(v);
+    };
+    let v = vpc;
+    // Each instruction at most once (the fault handler identifies instructions by address).
+    while (words.length < MaxBlock && !seen.has(v)) {
+      const p = pageBase | (v & offMask);
       const w = m32[p >> 2];
       const op = decodeOp(w, cpu.mips32);
       if (endsBlock(op, w)) break;
-      if (isBranch(op)) {
-        // The delay slot must be on this page and be an ordinary instruction.
-        if (p + 4 >= pageEnd || words.length + 2 > MaxBlock) break;
-        const sw = m32[(p + 4) >> 2];
-        const sop = decodeOp(sw, cpu.mips32);
-        if (isBranch(sop) || endsBlock(sop, sw)) break;
-        words.push(w, sw);
-        ops.push(op, sop);
-        // A branch back to the start ends the block, which then loops in itself.
-        const backToStart = ((vpc + (p - ppc) + 4 + (simmOf(w) << 2)) | 0) === (vpc | 0);
-        if (!fallsThrough(op, w) || backToStart) break;
-        p += 4;
+      if (!isBranch(op)) {
+        add(v, w, op);
+        v = (v + 4) | 0;
+        if ((v & offMask) === 0) break;
         continue;
       }
-      words.push(w);
-      ops.push(op);
+      // The delay slot must be on this page and be an ordinary instruction.
+      if (((v + 4) & offMask) === 0 || words.length + 2 > MaxBlock) break;
+      const sw = m32[(p + 4) >> 2];
+      const sop = decodeOp(sw, cpu.mips32);
+      if (isBranch(sop) || endsBlock(sop, sw) || seen.has((v + 4) | 0)) break;
+      add(v, w, op);
+      add((v + 4) | 0, sw, sop);
+      const target = jumpTarget(op, w, v);
+      if (target === null || ((target ^ vpc) & ~offMask) !== 0 || seen.has(target)) break;
+      v = target;
     }
     const n = words.length;
-    if (n === 0) words.push(m32[ppc >> 2]);
-    const block: Block = { vpc, ppc, n, end: ppc + 4 * n, live: true, checked: this.generation, fn: () => 0, words, ops };
+    if (n === 0) add(vpc, m32[ppc >> 2], Op.Illegal);
+    const block: Block = { vpc, ppc, n, pcs, live: true, checked: this.generation, fn: () => 0, words, ops };
     if (n > 0) {
       block.fn = this.generate(block);
       cpu.mmu.markCode(ppc >>> this.shift);
@@ -228,7 +247,9 @@ export class BlockCompiler {
     const S = this.shift;
     const OM = this.offMask;
     const CM = cpu.mmu.cacheMask;
-    const pcOf = (k: number): number => (vpc + 4 * k) | 0;
+    const pcs = block.pcs;
+    /** Address of instruction k; past the end, the addresses that follow the last one. */
+    const pcOf = (k: number): number => (k < n ? pcs[k] : pcs[n - 1] + 4 * (k - n + 1)) | 0;
     /** Index of the branch whose delay slot is instruction k, or -1. */
     const slotOf = (k: number): number => (k > 0 && isBranch(ops[k - 1]) ? k - 1 : -1);
     const body: string[] = [];
@@ -236,7 +257,6 @@ export class BlockCompiler {
     const fixups: string[] = [];
     /** Locals of the generated function besides the registers: pending loads, branch outcomes and targets. */
     const locals: string[] = [];
-    let hasStore = false;
     // mips1: the load whose value is still in a local (register, local name).
     let pending: { rt: number; name: string } | null = null;
     // Guest registers live in locals g<n> inside the function: loaded on entry,
@@ -369,15 +389,15 @@ export class BlockCompiler {
           if (mips1) return `${addr(w)} L${k} = ${e};`;
           return `${addr(w)} ${t === 0 ? `${e};` : set(t, e)}`;
         }
-        case Op.SB: hasStore = true;
+        case Op.SB:
           return `${addr(w)} if (${writeProbe(0)}) m8[wB[i] | (a & ${OM})] = ${R(t)}; else h.sb(a, ${R(t)}, ${pc});`;
-        case Op.SH: hasStore = true;
+        case Op.SH:
           return `${addr(w)} if (${writeProbe(1)}) m16[(wB[i] | (a & ${OM})) >> 1] = ${R(t)}; else h.sh(a, ${R(t)}, ${pc});`;
-        case Op.SW: case Op.SC: hasStore = true;
+        case Op.SW: case Op.SC:
           return `${addr(w)} if (${writeProbe(3)}) m32[(wB[i] | (a & ${OM})) >> 2] = ${R(t)}; else h.sw(a, ${R(t)}, ${pc});` +
             (op === Op.SC ? set(t, '1') : '');
-        case Op.SWL: hasStore = true; return `${addr(w)} h.swl(a, ${R(t)}, ${pc});`;
-        case Op.SWR: hasStore = true; return `${addr(w)} h.swr(a, ${R(t)}, ${pc});`;
+        case Op.SWL: return `${addr(w)} h.swl(a, ${R(t)}, ${pc});`;
+        case Op.SWR: return `${addr(w)} h.swr(a, ${R(t)}, ${pc});`;
         case Op.MADD: return `C.madd(${R(s)}, ${R(t)});`;
         case Op.MADDU: return `C.maddu(${R(s)}, ${R(t)});`;
         case Op.MSUB: return `C.msub(${R(s)}, ${R(t)});`;
@@ -449,8 +469,11 @@ export class BlockCompiler {
         pending = { rt: rtOf(w), name: `L${k}` };
         locals.push(`L${k} = 0`);
       }
-      // A taken branch inside the block leaves it after the delay slot.
-      if (j >= 0 && k < n - 1) code += ` if (c${j}) { ${leave(k + 1, pcOf(k), `T${j}`, `(T${j} + 4) | 0`)} }`;
+      if (isStore(op)) {
+        // A store that rewrote this block's own code: stop after it, so that the new code runs next (as the interpreter would).
+        const next = j >= 0 ? [`c${j} ? T${j} : ${lit(pcOf(k) + 4)}`, `(c${j} ? T${j} + 4 : ${lit(pcOf(k) + 8)}) | 0`] : [lit(pcOf(k) + 4), lit(pcOf(k) + 8)];
+        code += ` if (!b.live) { ${leave(k + 1, pcOf(k), next[0], next[1])} }`;
+      }
       body.push(code);
     }
 
@@ -470,7 +493,7 @@ export class BlockCompiler {
       const loops = staticTarget === (vpc | 0) && bop !== Op.JAL && !counted;
       const inFlight = pending as { rt: number; name: string } | null;
       const keep = inFlight && inFlight.rt !== 0 ? `r[${LoadReg}] = ${inFlight.rt}; r[${LoadValueReg}] = ${inFlight.name}; ` : '';
-      exit = loops ? `if (c${j} && n + ${2 * n} <= left${hasStore ? ' && b.live' : ''}) { ${keep}n += ${n}; continue; } ` : '';
+      exit = loops ? `if (c${j} && n + ${2 * n} <= left) { ${keep}n += ${n}; continue; } ` : '';
       exit += `if (c${j}) { ${leave(n, slotPc, `T${j}`, `(T${j} + 4) | 0`)} } ${leave(n, slotPc, lit(pcOf(n)), lit(pcOf(n + 1)))}`;
     }
 

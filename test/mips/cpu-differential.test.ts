@@ -60,13 +60,27 @@ const scenario = fc.record({
   slices: fc.array(fc.integer({ min: 1, max: 40 }), { minLength: 1, maxLength: 30 }),
   isa: fc.constantFrom('mips1' as const, 'mips32' as const),
   paged: fc.boolean(),
+  // Small pages put branches and their delay slots on different pages.
+  smallPages: fc.boolean(),
+  // Loads and stores address the code itself: self-modifying code must run as in the interpreter.
+  selfModifying: fc.boolean(),
 });
 
-function build(s: fc.RecordValue<{ program: number[]; regs: number[]; isa: 'mips1' | 'mips32'; paged: boolean }>, jit: boolean): TestMachine {
-  const m = machine(s.program, { jit, isa: s.isa, memBytes: 16 * PAGE });
+interface Scenario {
+  program: number[];
+  regs: number[];
+  isa: 'mips1' | 'mips32';
+  paged: boolean;
+  smallPages?: boolean;
+  selfModifying?: boolean;
+}
+
+function build(s: Scenario, jit: boolean): TestMachine {
+  const small = s.smallPages && !s.paged;
+  const m = machine(s.program, { jit, isa: s.isa, memBytes: 16 * PAGE, pageSize: small ? 128 : PAGE });
   s.regs.forEach((v, i) => (m.r[i] = v));
   m.r[0] = 0;
-  m.r[BASE] = DATA + 1024;
+  m.r[BASE] = s.selfModifying ? 64 : DATA + 1024;
   for (let i = 0; i < 1024; i++) m.mem.i32[(DATA >> 2) + i] = Math.imul(i + 1, 0x9e3779b1);
   if (s.paged) {
     // Code page 0 and data pages 4..5 land in other frames (the code's copy moves with it).

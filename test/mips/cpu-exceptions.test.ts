@@ -221,6 +221,18 @@ describe.each(engines)('exceptions ($name)', ({ jit }) => {
     });
   });
 
+  it('a fault after a jump back into code already run in the same pass reports the right instruction', () => {
+    // 0x20 lw; j 0x10; nop; 0x10 addiu t1,2; nop; nop; nop; then 0x20 again: misaligned now.
+    const m = machine(layout({ 0x10: [A.addiu(t1, t1, 2), A.nop, A.nop, A.nop, A.lw(t0, 0, t1), A.j(0x10), A.nop] }), { jit });
+    m.mmu.readWord(0); // a warm translation, so that a block starts at 0x20
+    m.r[t1] = 0x1000;
+    m.r[PCReg] = 0x20;
+    m.r[NextPCReg] = 0x24;
+    expect(m.cpu.run(100)).toBe(8);
+    expect(m.cpu.exception).toBe(ExceptionType.AddressError);
+    expect([m.r[PrevPCReg], m.r[PCReg], m.r[BadVAddrReg]]).toEqual([0x1c, 0x20, 0x1002]);
+  });
+
   it('a guest store into compiled code is seen the next time the code runs', () => {
     // 0x40: addiu t0,t0,1 (compiled after two runs); then the code at 0 overwrites it and jumps there.
     const m = machine(layout({ 0: [A.sw(t2, 0x40, 0), A.j(0x40), A.nop], 0x40: [A.addiu(t0, t0, 1), A.syscall] }), { jit });
