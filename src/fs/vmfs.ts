@@ -53,6 +53,8 @@ export interface Caller {
 }
 
 const ROOT: Caller = { uid: 0, gid: 0 };
+/** A transaction that must start again once the reservation has been given back. */
+const RETRY = Symbol('retry');
 const MAX_SYMLINK_DEPTH = 40;
 
 interface DirState {
@@ -345,13 +347,20 @@ export class Vmfs {
     return this.mutex.run(async () => {
       if (this.readOnly) throw new FsError('EROFS', this.volume.extents[0].device.name);
       const run = async () => {
-        await this.revalidate();
+        if (!(await this.revalidate(true))) return RETRY;
         const tx = new Transaction();
         const result = await fn(tx);
         await this.commit(tx);
         return result;
       };
-      return this.coordinator ? this.coordinator.exclusive(run) : run();
+      if (!this.coordinator) return run() as Promise<T>;
+      for (let spins = 0; ; spins++) {
+        const result = await this.coordinator.exclusive(run);
+        if (result !== RETRY) return result as T;
+        // A host died in the middle of a commit: its takeover (which needs the
+        // reservation we just gave back) replays its journal first.
+        await new Promise((r) => setTimeout(r, Math.min(100, 5 + spins * 5)));
+      }
     });
   }
 
@@ -365,15 +374,16 @@ export class Vmfs {
    * committed since they were filled. A commit in progress elsewhere (an odd
    * generation) is waited out, so nothing half-written is ever cached.
    */
-  async revalidate(): Promise<void> {
-    if (!this.coordinator) return;
+  async revalidate(holdingReservation = false): Promise<boolean> {
+    if (!this.coordinator) return true;
     for (let spins = 0; ; spins++) {
       const g = await this.coordinator.generation();
       if (g % 2 === 1) {
+        if (holdingReservation) return false; // only a dead host leaves it odd under the reservation
         await new Promise((r) => setTimeout(r, Math.min(50, 1 + spins)));
         continue;
       }
-      if (g === this.cachedGeneration) return;
+      if (g === this.cachedGeneration) return true;
       this.inodeCache.clear();
       this.dirCache.clear();
       this.pbCache.clear();
@@ -385,7 +395,7 @@ export class Vmfs {
       for (const r of [this.fbb, this.fdc, this.pbc, this.sbc]) await r.reload(read);
       if ((await this.coordinator.generation()) === g) {
         this.cachedGeneration = g;
-        return;
+        return true;
       }
     }
   }
