@@ -9,6 +9,7 @@ import { fileURLToPath } from 'node:url';
 import type { Readable } from 'node:stream';
 import { Command } from 'commander';
 import { DEFAULT_CACHE_TIMEOUT, MountConfig, RESERVED_OPTIONS } from '../fuse/mountOptions.js';
+import { isUuid, newUuid } from '../util/uuid.js';
 import { FS_TYPE, canonicalMountPoint, cleanStaleMount, findMount, processAlive, servingPid, unmountIfIdle } from '../fuse/mountTable.js';
 import { MountError, prepareMountPoint, serve } from '../fuse/server.js';
 import { addDatastoreOption, extentList } from './datastoreOption.js';
@@ -36,13 +37,17 @@ export function registerMountCommands(program: Command): void {
     .option('--attr-timeout <seconds>', `how long the kernel trusts attributes (0 when other hosts write)`, String(DEFAULT_CACHE_TIMEOUT))
     .option('--entry-timeout <seconds>', `how long the kernel trusts names (0 when other hosts write)`, String(DEFAULT_CACHE_TIMEOUT))
     .option('--log <file>', 'append the server’s log to this file (default: discarded)')
+    .option('--host-uuid <uuid>', 'mount as this cluster host (several hosts may then share the datastore; see docs/CLUSTER.md)')
+    .option('--cluster', 'mount as a cluster host with a new host UUID')
     .action(async (mountPoint: string, opts) => {
+      if (opts.hostUuid !== undefined && !isUuid(opts.hostUuid)) throw new UsageError(`--host-uuid ${opts.hostUuid}: not a VMFS UUID (xxxxxxxx-xxxxxxxx-xxxx-xxxxxxxxxxxx)`);
       const config: MountConfig = {
         extents: extentList(opts.datastore).map((e) => resolve(e)),
         mountPoint: canonicalMountPoint(mountPoint),
         ...parseOptionList(opts.options as string[]),
         attrTimeout: parseTimeout('--attr-timeout', opts.attrTimeout),
         entryTimeout: parseTimeout('--entry-timeout', opts.entryTimeout),
+        hostUuid: opts.hostUuid ?? (opts.cluster ? newUuid() : undefined),
       };
       const log = (line: string) => process.stderr.write(line);
       try {

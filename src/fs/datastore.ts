@@ -4,6 +4,7 @@ import { openDevice } from '../device/openDevice.js';
 import { VolumeError } from '../util/errors.js';
 import { LogicalVolume } from '../volume/logicalVolume.js';
 import { VOLUME_HEADER_OFFSET, VOLUME_MAGIC, deviceSizeFor, segmentsFor } from '../volume/volumeHeader.js';
+import { ClusterMount, mountClustered } from './clusterMount.js';
 import { GrowResult, growDatastore } from './grow.js';
 import { MkfsOptions, mkfs } from './mkfs.js';
 import { OpenOptions, Vmfs } from './vmfs.js';
@@ -13,6 +14,18 @@ export async function openDatastore(extents: string[], options: OpenOptions = {}
   try {
     const volume = await LogicalVolume.open(devices, { readOnly: options.readOnly });
     return await Vmfs.open(volume, options);
+  } catch (e) {
+    for (const d of devices) await d.close();
+    throw e;
+  }
+}
+
+/** Opens the datastore as one cluster host among several (see clusterMount.ts). */
+export async function mountClusteredDatastore(extents: string[], hostUuid: string): Promise<ClusterMount & { volume: LogicalVolume }> {
+  const devices = await openAll(extents, {});
+  try {
+    const volume = await LogicalVolume.open(devices);
+    return { ...(await mountClustered(volume, { hostUuid })), volume };
   } catch (e) {
     for (const d of devices) await d.close();
     throw e;

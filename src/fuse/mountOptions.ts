@@ -15,6 +15,8 @@ export interface MountConfig {
   /** Seconds the kernel may trust attributes and names it got: 0 when other hosts write. */
   attrTimeout: number;
   entryTimeout: number;
+  /** Mount as this cluster host (heartbeat, journal, locks), so other hosts may share the datastore. */
+  hostUuid?: string;
 }
 
 /** Safe for one host, short enough that another host's change shows within a second. */

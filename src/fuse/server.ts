@@ -4,7 +4,8 @@
 // process and `vmfs mount -f` both run this.
 import { realpathSync } from 'node:fs';
 import { readdir, stat } from 'node:fs/promises';
-import { openDatastore } from '../fs/datastore.js';
+import { LockMode } from '../cluster/lockHeader.js';
+import { mountClusteredDatastore, openDatastore } from '../fs/datastore.js';
 import { Fuse } from './fuseNative.js';
 import { MountConfig, fuseOptions } from './mountOptions.js';
 import { FS_TYPE, cleanStaleMount, findMount, servingPid, sourceFor } from './mountTable.js';
@@ -64,15 +65,26 @@ export async function prepareMountPoint(config: MountConfig, log: (line: string)
 /** Serves until stopped; resolves once unmounted, flushed and closed. */
 export async function serve(config: MountConfig, hooks: ServeHooks): Promise<void> {
   await prepareMountPoint(config, hooks.log);
-  const fs = await openDatastore(config.extents, { readOnly: config.readOnly });
+  const cluster = config.hostUuid && !config.readOnly ? await mountClusteredDatastore(config.extents, config.hostUuid) : null;
+  const fs = cluster ? cluster.fs : await openDatastore(config.extents, { readOnly: config.readOnly });
+  const close = async () => {
+    if (!cluster) return fs.close();
+    await cluster.leave();
+    await cluster.volume.close();
+  };
   const writeBehind = config.readOnly ? null : new WriteBehind(config.extents);
-  const ops = new VmfsOperations(fs, { log: hooks.log, wrote: writeBehind ? (n) => writeBehind.wrote(n) : undefined });
+  if (cluster) cluster.member.host.on('lost', (e: Error) => hooks.log(`vmfs: ${config.mountPoint}: ${e.message}; further writes fail with EIO\n`));
+  const ops = new VmfsOperations(fs, {
+    log: hooks.log,
+    wrote: writeBehind ? (n) => writeBehind.wrote(n) : undefined,
+    fileLocks: cluster ? { lock: (id) => cluster.lockFile(id, LockMode.Exclusive), unlock: (id) => cluster.unlockFile(id) } : undefined,
+  });
   const fuse = new Fuse(config.mountPoint, ops.handlers(), fuseOptions(config, process.pid));
   try {
     await new Promise<void>((resolve, reject) => fuse.mount((err) => (err ? reject(err) : resolve())));
   } catch (e) {
     writeBehind?.close();
-    await fs.close();
+    await close();
     // libfuse only says why on stderr; the usual reason is worth naming.
     const hint = (await readdir(config.mountPoint).catch(() => [])).length > 0 ? 'the mount point is not empty (-o nonempty mounts over it)' : (e as Error).message;
     throw new MountError(`${config.mountPoint}: mount failed: ${hint}`);
@@ -107,6 +119,6 @@ export async function serve(config: MountConfig, hooks: ServeHooks): Promise<voi
 
   // Every write already reached the extents; this makes them durable.
   writeBehind?.close();
-  await fs.close();
+  await close();
   if (ops.errors.count > 0) hooks.log(`vmfs: ${config.mountPoint}: ${ops.errors.count} operation(s) failed unexpectedly (EIO)\n`);
 }

@@ -24,6 +24,7 @@ const IO_SIZE = 131072;
 interface OpenFile {
   id: number;
   append: boolean;
+  writing: boolean;
 }
 
 export interface OperationsOptions {
@@ -31,10 +32,18 @@ export interface OperationsOptions {
   log: (line: string) => void;
   /** Told how many bytes of file data each write put on the extents (write-behind). */
   wrote?: (bytes: number) => void;
+  /**
+   * With other hosts on the datastore: a file open for writing is locked
+   * exclusively for this host (another host's open for writing gets EBUSY).
+   */
+  fileLocks?: { lock(id: number): Promise<void>; unlock(id: number): Promise<void> };
 }
 
 export class VmfsOperations {
   private readonly files = new Map<number, OpenFile>();
+  /** Handles open for writing, per file, while this host holds its lock. */
+  private readonly writers = new Map<number, number>();
+  private readonly fileLocks?: OperationsOptions['fileLocks'];
   private nextHandle = 1;
   private readonly wrote: (bytes: number) => void;
   readonly errors: ErrorLog;
@@ -45,6 +54,7 @@ export class VmfsOperations {
   ) {
     this.errors = new ErrorLog(options.log);
     this.wrote = options.wrote ?? (() => {});
+    this.fileLocks = options.fileLocks;
   }
 
   /** The handlers to give fuse-native: every one answers exactly once, whatever is thrown. */
@@ -57,7 +67,7 @@ export class VmfsOperations {
       statfs: (path, cb) => this.reply('statfs', path, cb, async () => this.statfs()),
       open: (path, flags, cb) => this.reply('open', path, cb, () => this.open(path, flags)),
       create: (path, mode, cb, caller) =>
-        this.reply('create', path, cb, async () => this.addHandle(await fs.create(path, mode & 0o7777, await this.owner(path, caller), false), false)),
+        this.reply('create', path, cb, async () => this.addHandle(await fs.create(path, mode & 0o7777, await this.owner(path, caller), false), false, true)),
       read: (path, fh, buf, len, pos, cb) => this.replyIo('read', path, cb, async () => fs.read(await this.idOf(path, fh), buf.subarray(0, len), pos)),
       write: (path, fh, buf, len, pos, cb) =>
         this.replyIo('write', path, cb, async () => {
@@ -72,10 +82,7 @@ export class VmfsOperations {
       fsync: (path, _datasync, _fh, cb) => this.reply('fsync', path, cb, () => fs.sync()),
       fsyncdir: (path, _datasync, _fh, cb) => this.reply('fsyncdir', path, cb, () => fs.sync()),
       flush: (_path, _fh, cb) => cb(0),
-      release: (_path, fh, cb) => {
-        this.files.delete(fh);
-        cb(0);
-      },
+      release: (path, fh, cb) => this.reply('release', path, cb, () => this.release(fh)),
       unlink: (path, cb) => this.reply('unlink', path, cb, () => fs.unlink(path)),
       rmdir: (path, cb) => this.reply('rmdir', path, cb, () => fs.rmdir(path)),
       rename: (src, dest, cb) => this.reply('rename', src, cb, () => fs.rename(src, dest)),
@@ -102,14 +109,33 @@ export class VmfsOperations {
   private async open(path: string, flags: number): Promise<number> {
     const id = await this.fs.resolve(null, path);
     // The kernel normally truncates with a setattr first; honour O_TRUNC if it reaches us.
-    if (flags & O_TRUNC && (flags & O_ACCMODE) !== O_RDONLY) await this.fs.truncateId(id, 0, path);
-    return this.addHandle(id, (flags & O_APPEND) !== 0);
+    const writing = (flags & O_ACCMODE) !== O_RDONLY;
+    const fh = await this.addHandle(id, (flags & O_APPEND) !== 0, writing);
+    if (flags & O_TRUNC && writing) await this.fs.truncateId(id, 0, path);
+    return fh;
   }
 
-  private addHandle(id: number, append: boolean): number {
+  private async addHandle(id: number, append: boolean, writing: boolean): Promise<number> {
+    if (writing && this.fileLocks) {
+      const n = this.writers.get(id) ?? 0;
+      if (n === 0) await this.fileLocks.lock(id); // EBUSY when another host writes it
+      this.writers.set(id, n + 1);
+    }
     const fh = this.nextHandle++;
-    this.files.set(fh, { id, append });
+    this.files.set(fh, { id, append, writing });
     return fh;
+  }
+
+  private async release(fh: number): Promise<void> {
+    const f = this.files.get(fh);
+    this.files.delete(fh);
+    if (!f?.writing || !this.fileLocks) return;
+    const n = (this.writers.get(f.id) ?? 1) - 1;
+    if (n > 0) this.writers.set(f.id, n);
+    else {
+      this.writers.delete(f.id);
+      await this.fileLocks.unlock(f.id);
+    }
   }
 
   private async idOf(path: string, fh: number): Promise<number> {
