@@ -1,9 +1,10 @@
 #!/usr/bin/env node
 // `npm run demo`: the main job on an embedded default. Formats a two-extent
 // datastore in a temporary folder, writes files into it, lists them, grows
-// the datastore by a third extent, shows `vmfs info`, and runs a guest
-// program on the bundled MIPS machine, echoing each command as a user would
-// type it.
+// the datastore by a third extent, shows `vmfs info`, creates a sample VM in
+// it, boots it on the bundled MIPS machine taking a snapshot midway, boots
+// the snapshot, and checks the datastore, echoing each command as a user
+// would type it.
 import { spawnSync } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -39,7 +40,11 @@ run('extend', '-d', ds, '--add', `${dir}/lun2.vmfs`, '--size', '600M');
 const grown = `${ds},${dir}/lun2.vmfs`;
 run('info', '-d', grown);
 run('df', '-d', grown);
-const guests = fileURLToPath(new URL('../fixtures/guest/bin/nachos-mips1', import.meta.url)).replace(process.cwd() + '/', '');
-run('mips', 'run', `${guests}/exec`, '--root', guests, '--stats'); // Execs matmult and sort, Joins both
+run('vm', 'create', '-d', grown, 'multiprog', '--sample', 'multiprog');
+run('vm', 'run', '-d', grown, 'multiprog', 'midway', '--snapshot-at', '2000000', '--stats'); // boots init: Execs matmult and sort, Joins both
+run('vm', 'snapshots', '-d', grown, 'multiprog');
+run('vm', 'run', '-d', grown, 'multiprog', '--snapshot', 'midway', '--stats'); // resumes where the snapshot was taken: same output, same ticks
+run('ls', '-l', '-d', grown, '/multiprog');
+run('fsck', '-d', grown);
 if (keep) process.stdout.write(`\nkept: ${dir}\n`);
 else rmSync(dir, { recursive: true, force: true });

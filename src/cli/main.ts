@@ -10,6 +10,7 @@ import { registerMipsCommand } from './mipsCommand.js';
 import { registerFsckCommand } from './fsckCommand.js';
 import { registerClusterCommands } from './clusterCommands.js';
 import { registerMountCommands } from './mountCommand.js';
+import { registerVmCommand } from './vmCommand.js';
 import { extentList } from './datastoreOption.js';
 import { openDatastore } from '../fs/datastore.js';
 import { datastoreFolders } from '../vm/datastoreFolder.js';
@@ -31,6 +32,7 @@ export function buildProgram(): Command {
   registerFsckCommand(program);
   registerClusterCommands(program);
   registerMountCommands(program);
+  registerVmCommand(program);
   registerMipsCommand(program);
   for (const c of program.commands) c.exitOverride();
   return program;
