@@ -34,7 +34,12 @@ export function buildProgram(): Command {
   registerMountCommands(program);
   registerVmCommand(program);
   registerMipsCommand(program);
-  for (const c of program.commands) c.exitOverride();
+  // Subcommands too (vm run, disk create...): errors come back here, never exit from inside commander.
+  const override = (c: Command): void => {
+    c.exitOverride();
+    c.commands.forEach(override);
+  };
+  override(program);
   return program;
 }
 

@@ -5,7 +5,6 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import type { Command } from 'commander';
-import { type ConsoleInput, StreamInput } from '../mips/console.js';
 import { DiskError } from '../mips/disk.js';
 import { type ExceptionType, MachineConfigError } from '../mips/exceptions.js';
 import { LoaderError } from '../mips/loader/index.js';
@@ -13,6 +12,7 @@ import { HostFolderFileSystem } from '../mips/kernel/hostFs.js';
 import { Machine } from '../mips/machine.js';
 import { parseSize } from '../util/size.js';
 import { UsageError } from './exitCodes.js';
+import { terminal } from './terminal.js';
 
 /** Exit code of a run whose program an exception stopped: 128 + its ExceptionType. */
 function guestFaultExitCode(type: ExceptionType): number {
@@ -71,32 +71,21 @@ async function runProgram(file: string, opts: RunOptions): Promise<number> {
     const why = code === 'ENOENT' ? 'No such file or directory' : code === 'EISDIR' ? 'Is a directory' : code === 'EACCES' ? 'Permission denied' : (e as Error).message;
     throw new MipsRunError(`${file}: ${why}`);
   }
-  const stdin = new StreamInput(process.stdin);
-  const out: number[] = [];
-  const flush = (): void => {
-    if (out.length > 0) process.stdout.write(Uint8Array.from(out.splice(0)));
-  };
-  // Show everything written so far (a prompt) before waiting for the user to type.
-  const input: ConsoleInput = { ready: () => stdin.ready(), take: () => stdin.take(), wait: () => (flush(), stdin.wait()) };
+  const term = terminal();
+  const flush = term.flush;
   try {
     const machine = new Machine({
       memSize,
       abi: opts.abi,
       timer: seed === undefined ? 'periodic' : 'random',
       seed,
-      input,
-      output: (b) => {
-        out.push(b);
-        if (b === 10 || out.length >= 4096) flush();
-      },
+      input: term.input,
+      output: term.output,
       fs: opts.root ? new HostFolderFileSystem(opts.root) : undefined,
       trace: opts.trace
         ? (pc, instr, text) => process.stderr.write(`${(pc >>> 0).toString(16).padStart(8, '0')}  ${(instr >>> 0).toString(16).padStart(8, '0')}  ${text}\n`)
         : undefined,
-      onMessage: (m) => {
-        flush();
-        process.stderr.write(`vmfs: ${m}\n`);
-      },
+      onMessage: term.message,
     });
     machine.load(bytes, path.basename(file));
     const result = await machine.run();
@@ -112,6 +101,6 @@ async function runProgram(file: string, opts: RunOptions): Promise<number> {
     if (e instanceof LoaderError || e instanceof MachineConfigError || e instanceof DiskError) throw new MipsRunError(e.message);
     throw e;
   } finally {
-    stdin.close();
+    term.close();
   }
 }

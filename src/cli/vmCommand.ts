@@ -6,7 +6,6 @@ import { basename, dirname, join, resolve as resolveHostPath } from 'node:path';
 import type { Command } from 'commander';
 import { openDatastore } from '../fs/datastore.js';
 import type { Vmfs } from '../fs/vmfs.js';
-import { type ConsoleInput, StreamInput } from '../mips/console.js';
 import { FsError } from '../util/errors.js';
 import { formatSize } from '../util/size.js';
 import { DiskError } from '../vdisk/errors.js';
@@ -15,6 +14,7 @@ import { DiskError as MipsDiskError } from '../mips/disk.js';
 import { MachineConfigError } from '../mips/exceptions.js';
 import { LoaderError } from '../mips/loader/index.js';
 import { VmError } from '../vm/errors.js';
+import { terminal } from './terminal.js';
 import { DatastoreFolder } from '../vm/datastoreFolder.js';
 import { cloneVm } from '../vm/clone.js';
 import { createSample, createVm, SAMPLES } from '../vm/create.js';
@@ -150,23 +150,13 @@ export function registerVmCommand(program: Command): void {
       const maxTicks = opts.maxTicks !== undefined ? ticksArgument(opts.maxTicks, '--max-ticks') : undefined;
       process.exitCode = await withPlace(opts, false, async (place) => {
         const v = await place.vm(name);
-        const stdin = new StreamInput(process.stdin);
-        const out: number[] = [];
-        const flush = (): void => {
-          if (out.length > 0) process.stdout.write(Uint8Array.from(out.splice(0)));
-        };
-        const input: ConsoleInput = { ready: () => stdin.ready(), take: () => stdin.take(), wait: () => (flush(), stdin.wait()) };
+        const term = terminal();
+        const flush = term.flush;
         try {
           const r = await runVm(v, {
-            input,
-            output: (b) => {
-              out.push(b);
-              if (b === 10 || out.length >= 4096) flush();
-            },
-            onMessage: (m) => {
-              flush();
-              process.stderr.write(`vmfs: ${m}\n`);
-            },
+            input: term.input,
+            output: term.output,
+            onMessage: term.message,
             snapshot: opts.snapshot,
             snapshotAt: at,
             checkpointEvery,
@@ -178,8 +168,7 @@ export function registerVmCommand(program: Command): void {
           if (r.result.reason === 'limit') process.stderr.write(`vmfs: stopped at --max-ticks ${maxTicks} (tick ${r.ticks})\n`);
           return r.exitCode;
         } finally {
-          flush();
-          stdin.close();
+          term.close();
         }
       });
     });

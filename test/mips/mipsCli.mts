@@ -1,22 +1,5 @@
-// Runs `vmfs mips ...` from the TypeScript sources for the CLI tests, the way
-// src/cli/main.ts runs commands: one line on error, the documented exit code.
-import { Command, CommanderError } from 'commander';
-import { describeError } from '../../src/cli/exitCodes.js';
-import { registerMipsCommand } from '../../src/cli/mipsCommand.js';
+// Runs the vmfs command from the TypeScript sources (through tsx, no build
+// needed), exactly as bin/vmfs runs the compiled one.
+import { main } from '../../src/cli/main.js';
 
-const program = new Command('vmfs').exitOverride();
-registerMipsCommand(program);
-for (const c of program.commands) {
-  c.exitOverride();
-  for (const s of c.commands) s.exitOverride();
-}
-try {
-  await program.parseAsync(process.argv.slice(2), { from: 'user' });
-} catch (e) {
-  if (e instanceof CommanderError) process.exitCode = e.exitCode === 0 ? 0 : 2;
-  else {
-    const { message, code } = describeError(e);
-    process.stderr.write(`vmfs: ${message}\n`);
-    process.exitCode = code;
-  }
-}
+process.exitCode = await main(process.argv.slice(2));
