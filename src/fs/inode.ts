@@ -58,12 +58,25 @@ export function decodeInode(buf: Uint8Array, base = 0): Inode {
   return { ...fields, lock: lockHeaderStruct.decode(buf, base), blocks };
 }
 
+const LITTLE_ENDIAN_HOST = new Uint8Array(Uint32Array.of(1).buffer)[0] === 1;
+
 export function encodeInode(inode: Inode): Buffer {
   const buf = Buffer.alloc(INODE_SIZE);
   lockHeaderStruct.encodeInto(inode.lock, buf, 0);
   inodeFieldsStruct.encodeInto(inode, buf, 0);
-  for (let i = 0; i < INODE_BLOCKS; i++) buf.writeUInt32LE(inode.blocks[i], INODE_BLOCKS_OFFSET + i * 4);
+  if (LITTLE_ENDIAN_HOST) buf.set(new Uint8Array(inode.blocks.buffer, inode.blocks.byteOffset, INODE_BLOCKS * 4), INODE_BLOCKS_OFFSET);
+  else for (let i = 0; i < INODE_BLOCKS; i++) buf.writeUInt32LE(inode.blocks[i], INODE_BLOCKS_OFFSET + i * 4);
   return buf;
+}
+
+/** Whether two inodes would encode to the same bytes (cheaper than encoding both). */
+export function sameInode(a: Inode, b: Inode): boolean {
+  for (const k of Object.keys(inodeFieldsStruct.fields) as (keyof InodeFields)[]) if (a[k] !== b[k]) return false;
+  for (const k of Object.keys(lockHeaderStruct.fields) as (keyof LockHeader)[]) {
+    if (k === 'holders' ? !a.lock.holders.equals(b.lock.holders) : a.lock[k] !== b.lock[k]) return false;
+  }
+  for (let i = 0; i < INODE_BLOCKS; i++) if (a.blocks[i] !== b.blocks[i]) return false;
+  return true;
 }
 
 export function cloneInode(inode: Inode): Inode {

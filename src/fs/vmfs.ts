@@ -9,7 +9,7 @@ import { BlockType, blockType, fileBlockNumber, inodeAddress, inodeId } from './
 import { DIR_ENTRY_SIZE, DirEntry, MAX_NAME_BYTES, decodeDirEntries, dirEntryStruct } from './directory.js';
 import { MapContext, Piece, chooseMode, mapForRead, mapForWrite, maxFileSize, truncateMap, zeroGap } from './fileMap.js';
 import { FS_INFO_MAGIC, FS_INFO_OFFSET, FsInfo, VMFS3_VERSION, fdcBaseBlock, fsInfoStruct } from './fsInfo.js';
-import { INODE_MAGIC, INODE_SIZE, Inode, InodeType, Zla, cloneInode, decodeInode, encodeInode, typeBits } from './inode.js';
+import { INODE_MAGIC, INODE_SIZE, Inode, InodeType, Zla, cloneInode, decodeInode, encodeInode, sameInode, typeBits } from './inode.js';
 import { Mutex } from '../util/mutex.js';
 import { FileLayout, Resource, mapFileRange } from './resources.js';
 import { ResourceKind, ResourceLayout, encodeBitmapEntry, resourceHeaderStruct } from './resourceFile.js';
@@ -308,10 +308,19 @@ export class Vmfs {
     await this.dirSetSlot(tx, dir, slot, entry);
   }
 
+  /** The slot holding `name` as the transaction sees it, or -1 (through the name index: no scan). */
+  private async dirSlotOf(tx: Transaction, dirId: number, name: string): Promise<number> {
+    const base = await this.dirState(dirId);
+    const o = tx.dirs.get(dirId);
+    const pending = o?.names.get(name);
+    if (pending !== undefined) return pending;
+    const slot = base.index.get(name);
+    return slot === undefined || (o && slot >= o.length) ? -1 : slot;
+  }
+
   /** Removes `name`, moving the last entry into its slot so the array stays without gaps. */
   private async dirRemove(tx: Transaction, dir: Inode, name: string): Promise<void> {
-    const entries = await this.dirEntries(tx, dir.id);
-    const slot = entries.findIndex((e) => e.name === name);
+    const slot = await this.dirSlotOf(tx, dir.id, name);
     if (slot < 0) throw new FsError('ENOENT', name);
     await this.dirRemoveSlot(tx, dir, slot);
   }
@@ -320,11 +329,11 @@ export class Vmfs {
   async dirRemoveSlot(tx: Transaction, dir: Inode, slot: number): Promise<void> {
     const base = await this.dirState(dir.id);
     const o = this.overlay(tx, dir.id, base);
-    const entries = await this.dirEntries(tx, dir.id);
-    const name = entries[slot].name;
+    const at = (i: number) => o.slots.get(i) ?? base.entries[i];
+    const name = at(slot).name;
     const last = o.length - 1;
     if (o.names.get(name) === slot || (o.names.get(name) === undefined && base.index.get(name) === slot)) o.names.set(name, -1);
-    if (slot !== last) await this.dirSetSlot(tx, dir, slot, entries[last]);
+    if (slot !== last) await this.dirSetSlot(tx, dir, slot, at(last));
     o.slots.delete(last);
     o.length = last;
     const size = last * DIR_ENTRY_SIZE;
@@ -417,7 +426,7 @@ export class Vmfs {
     // allocated blocks in the same second) costs no metadata write.
     for (const [id, inode] of tx.inodes) {
       const before = this.inodeCache.get(id);
-      if (before && !tx.freedInodes.has(id) && encodeInode(before).equals(encodeInode(inode))) tx.inodes.delete(id);
+      if (before && !tx.freedInodes.has(id) && sameInode(before, inode)) tx.inodes.delete(id);
     }
     if (tx.empty) return;
     const writes: MetaWrite[] = [];
@@ -443,6 +452,7 @@ export class Vmfs {
     }
     writes.push(...tx.raw);
     writes.sort((a, b) => a.offset - b.offset);
+    coalesce(writes);
     if (this.coordinator) {
       await this.coordinator.committing('begin');
       await this.sink.commit(writes);
@@ -935,6 +945,18 @@ export class Vmfs {
  */
 function countSubdir(dir: Inode, delta: number): void {
   if (dir.nlink !== 1) dir.nlink += delta;
+}
+
+/** Merges writes that touch end to end (sorted by offset) into one: fewer system calls per commit. */
+function coalesce(writes: MetaWrite[]): void {
+  let k = 0;
+  for (let i = 1; i < writes.length; i++) {
+    const prev = writes[k];
+    const w = writes[i];
+    if (prev.offset + prev.data.length === w.offset) writes[k] = { offset: prev.offset, data: Buffer.concat([prev.data, w.data]) };
+    else writes[++k] = w;
+  }
+  writes.length = Math.min(writes.length, k + 1);
 }
 
 /** Queues the bytes of an item from `from` on, split over the logical pieces the item occupies. */
