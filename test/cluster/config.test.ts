@@ -25,8 +25,10 @@ describe('cluster config', () => {
   });
   afterAll(() => dir.cleanup());
 
-  it('a volume without a config reads as the defaults, which take over in under 10 s', async () => {
+  it('mkfs stores the defaults; a volume without a config (ESX, older mkfs) reads as them; they take over in under 10 s', async () => {
     const v = await openVolume(path);
+    expect(await readClusterConfig(v)).toEqual({ ...DEFAULT_CLUSTER_PARAMS, stored: true });
+    await v.write(Buffer.alloc(512), CLUSTER_CONFIG_OFFSET); // as a volume formatted elsewhere
     const c = await readClusterConfig(v);
     expect(c).toEqual({ ...DEFAULT_CLUSTER_PARAMS, stored: false });
     expect(c.leaseMs + c.renewMs).toBeLessThan(10_000);
