@@ -24,7 +24,7 @@ describe('hosted sparse layout', () => {
   });
   afterEach(() => t.cleanup());
 
-  it.skipIf(!hasQemu).each([1 * MiB, 32 * MiB, 33 * MiB, 100 * MiB, 3 * 1024 * MiB])('matches the header and size qemu writes for %d bytes', async (size) => {
+  it.skipIf(!hasQemu && !process.env.CI).each([1 * MiB, 32 * MiB, 33 * MiB, 100 * MiB, 3 * 1024 * MiB])('matches the header and size qemu writes for %d bytes', async (size) => {
     must('qemu-img', ['create', '-q', '-f', 'vmdk', 'q.vmdk', String(size)], t.dir);
     await (await createDisk(t.folder, 'o.vmdk', { size, type: 'thin' })).close();
     const q = sparseHeader.decode(readFileSync(join(t.dir, 'q.vmdk')));
