@@ -27,7 +27,7 @@ import { fileBlockId } from './blockId.js';
 import { INODE_BLOCKS, cloneInode, encodeInode } from './inode.js';
 import { BITMAP_ENTRY_SIZE, ResourceKind, ResourceLayout, cloneBitmapEntry, encodeBitmapEntry, freshBitmapEntry, resourceHeaderStruct, setItemFree } from './resourceFile.js';
 import { inodeAddress } from './blockId.js';
-import { mapFileRange, FileLayout } from './resources.js';
+import { mapFileRange, piecesOf, FileLayout } from './resources.js';
 import { systemFileId } from './systemFiles.js';
 import { Vmfs } from './vmfs.js';
 
@@ -110,10 +110,10 @@ export async function growDatastore(fs: Vmfs, options: GrowOptions = {}): Promis
   const ownBlocks = new Set<number>();
   for (let i = haveBlocks; i < needBlocks; i++) ownBlocks.add(oldTotal + (i - haveBlocks));
 
-  const logical: { offset: number; data: Buffer }[] = [];
+  const logical: { offset: number; data: Uint8Array }[] = [];
   const header = Buffer.alloc(0x200);
   resourceHeaderStruct.encodeInto(layout.geometry, header, 0);
-  for (const p of mapFileRange(file, 0, 0x200)) logical.push({ offset: p.logical, data: header.subarray(0, p.length) });
+  logical.push(...piecesOf(mapFileRange(file, 0, 0x200), header));
   for (let area = Math.floor((fbb.layout.entryCount - 1) / g.entriesPerArea); area < layout.geometry.areaCount; area++) {
     // Whole runs of entry records per area: new entries, the old last one completed, zeros after the last.
     const region = Buffer.alloc(g.entriesPerArea * BITMAP_ENTRY_SIZE);
@@ -132,22 +132,13 @@ export async function growDatastore(fs: Vmfs, options: GrowOptions = {}): Promis
       for (let i = 0; i < total; i++) if (ownBlocks.has(e * g.itemsPerEntry + i)) setItemFree(entry, i, false);
       encodeBitmapEntry(entry).copy(region, k * BITMAP_ENTRY_SIZE);
     }
-    let at = 0;
-    for (const p of mapFileRange(file, layout.entryOffset(firstEntry), region.length)) {
-      logical.push({ offset: p.logical, data: region.subarray(at, at + p.length) });
-      at += p.length;
-    }
+    logical.push(...piecesOf(mapFileRange(file, layout.entryOffset(firstEntry), region.length), region));
   }
-  const inodeBuf = encodeInode(fbbInode);
-  let at = 0;
-  for (const p of fs.fdc.itemRange(inodeAddress(fbbId))) {
-    logical.push({ offset: p.logical, data: inodeBuf.subarray(at, at + p.length) });
-    at += p.length;
-  }
+  logical.push(...piecesOf(fs.fdc.itemRange(inodeAddress(fbbId)), encodeInode(fbbInode)));
 
   // Everything as device writes, with the bytes each replaces.
   const writes: DeviceWrite[] = [];
-  const record = async (device: BlockDevice, uuid: string, deviceOffset: number, after: Buffer) => {
+  const record = async (device: BlockDevice, uuid: string, deviceOffset: number, after: Uint8Array) => {
     const before = Buffer.alloc(after.length);
     if (deviceOffset + after.length <= device.size) await device.read(before, deviceOffset);
     writes.push({ deviceUuid: uuid, deviceOffset, before, after: Buffer.from(after) });

@@ -47,6 +47,19 @@ export function mapFileRange(layout: FileLayout, offset: number, length: number)
   return out;
 }
 
+/** Splits `buf` (from byte `from` on) over the logical pieces it occupies, as writes. */
+export function piecesOf(parts: { logical: number; length: number }[], buf: Uint8Array, from = 0): { offset: number; data: Uint8Array }[] {
+  const out: { offset: number; data: Uint8Array }[] = [];
+  let at = 0;
+  for (const p of parts) {
+    const start = Math.max(at, from);
+    const end = at + p.length;
+    if (end > start) out.push({ offset: p.logical + (start - at), data: buf.subarray(start, end) });
+    at = end;
+  }
+  return out;
+}
+
 export class Resource {
   /** Next-fit cursor: the entry to try first. */
   private cursor = 0;

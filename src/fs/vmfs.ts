@@ -5,13 +5,13 @@
 import { LOCK_HEADER_SIZE, LockMode, freeLockHeader } from '../cluster/lockHeader.js';
 import { FsError, VolumeError } from '../util/errors.js';
 import { LogicalVolume } from '../volume/logicalVolume.js';
-import { BlockType, blockType, fileBlockNumber, inodeAddress, inodeId } from './blockId.js';
+import { BlockType, blockType, fileBlockNumber, inodeAddress, inodeId, pointerBlockAddress } from './blockId.js';
 import { DIR_ENTRY_SIZE, DirEntry, MAX_NAME_BYTES, decodeDirEntries, dirEntryStruct } from './directory.js';
 import { MapContext, Piece, chooseMode, mapForRead, mapForWrite, maxFileSize, truncateMap, zeroGap } from './fileMap.js';
 import { FS_INFO_MAGIC, FS_INFO_OFFSET, FsInfo, VMFS3_VERSION, fdcBaseBlock, fsInfoStruct } from './fsInfo.js';
 import { INODE_MAGIC, INODE_SIZE, Inode, InodeType, Zla, cloneInode, decodeInode, encodeInode, sameInode, typeBits } from './inode.js';
 import { Mutex } from '../util/mutex.js';
-import { FileLayout, Resource, mapFileRange } from './resources.js';
+import { FileLayout, Resource, mapFileRange, piecesOf } from './resources.js';
 import { ResourceKind, ResourceLayout, encodeBitmapEntry, resourceHeaderStruct } from './resourceFile.js';
 import { POINTER_BLOCK_SIZE, POINTERS_PER_BLOCK, ROOT_INODE_ID, SYSTEM_FILES } from './systemFiles.js';
 import { CommitSink, DirOverlay, InPlaceSink, MetaWrite, Transaction } from './transaction.js';
@@ -216,7 +216,7 @@ export class Vmfs {
     if (pending) return pending;
     let pb = this.pbCache.get(id);
     if (!pb) {
-      const at = { entry: (id >>> 6) & 0x3fffff, item: (id >>> 28) & 0xf };
+      const at = pointerBlockAddress(id);
       if (blockType(id) !== BlockType.PointerBlock || at.entry >= this.pbc.entries.length) throw new VolumeError(`0x${id.toString(16)} is not a pointer block`);
       const buf = await this.readMeta(this.pbc.itemRange(at));
       pb = new Uint32Array(POINTERS_PER_BLOCK);
@@ -436,7 +436,7 @@ export class Vmfs {
       !before || before.lock.magic !== after.lock.magic || before.lock.pos !== after.lock.pos;
     for (const [id, inode] of tx.inodes) {
       const from = ownsHeader(this.inodeCache.get(id), inode) ? 0 : LOCK_HEADER_SIZE;
-      pushItem(writes, this.fdc.itemRange(inodeAddress(id)), encodeInode(inode), from);
+      writes.push(...piecesOf(this.fdc.itemRange(inodeAddress(id)), encodeInode(inode), from));
     }
     for (const [key, entry] of tx.entries) {
       const [kind, index] = key.split(':');
@@ -445,10 +445,9 @@ export class Vmfs {
       writes.push({ offset: res.entryLogical(Number(index)) + from, data: encodeBitmapEntry(entry).subarray(from) });
     }
     for (const [id, pb] of tx.pointerBlocks) {
-      const parts = this.pbc.itemRange({ entry: (id >>> 6) & 0x3fffff, item: (id >>> 28) & 0xf });
       const buf = Buffer.alloc(POINTER_BLOCK_SIZE);
       for (let i = 0; i < POINTERS_PER_BLOCK; i++) buf.writeUInt32LE(pb[i], i * 4);
-      writes.push({ offset: parts[0].logical, data: buf });
+      writes.push(...piecesOf(this.pbc.itemRange(pointerBlockAddress(id)), buf));
     }
     writes.push(...tx.raw);
     writes.sort((a, b) => a.offset - b.offset);
@@ -957,17 +956,6 @@ function coalesce(writes: MetaWrite[]): void {
     else writes[++k] = w;
   }
   writes.length = Math.min(writes.length, k + 1);
-}
-
-/** Queues the bytes of an item from `from` on, split over the logical pieces the item occupies. */
-function pushItem(writes: MetaWrite[], parts: { logical: number; length: number }[], buf: Buffer, from: number): void {
-  let at = 0;
-  for (const p of parts) {
-    const start = Math.max(at, from);
-    const end = at + p.length;
-    if (end > start) writes.push({ offset: p.logical + (start - at), data: buf.subarray(start, end) });
-    at = end;
-  }
 }
 
 export function splitPath(path: string): string[] {

@@ -1,6 +1,6 @@
 // Repairs: each kind of fix a check finding carries, applied through the file
 // system's own transactions, so a repair is as crash-safe as any operation.
-import { BlockType, blockType, fileBlockId, fileBlockNumber, subBlockAddress, subBlockId } from '../fs/blockId.js';
+import { BlockType, blockType, fileBlockId, fileBlockNumber, inodeId, pointerBlockId, subBlockAddress, subBlockId } from '../fs/blockId.js';
 import { BlockRef, CheckReport, Fix } from '../fs/check.js';
 import { InodeType, Zla } from '../fs/inode.js';
 import { ENTRY_MAGIC, firstFreeItem } from '../fs/resourceFile.js';
@@ -74,7 +74,7 @@ export async function applyFix(fs: Vmfs, fix: Fix): Promise<void> {
         } else {
           // A shared pointer block: copy its pointers; the data blocks are then shared and copied next round.
           const [at] = fs.pbc.allocate(tx, 1);
-          const newId = ((at.item << 28) | (at.entry << 6) | BlockType.PointerBlock) >>> 0;
+          const newId = pointerBlockId(at);
           (await fs.editPointerBlock(tx, newId, true)).set(await fs.pointerBlock(tx, id));
           await ref.set(newId);
         }
@@ -152,7 +152,7 @@ export async function rebuildBitmaps(fs: Vmfs, report: CheckReport): Promise<num
   await fs.transact(async (tx) => {
     for (let entry = 0; entry < fs.fdc.entries.length; entry++) {
       for (let item = 0; item < fs.fdc.layout.itemsInEntry(entry); item++) {
-        const id = ((item << 22) | (entry << 6) | BlockType.Inode) >>> 0;
+        const id = inodeId({ entry, item });
         if (report.referenced.fdc.has(`${entry}:${item}`)) continue;
         let inode;
         try {
