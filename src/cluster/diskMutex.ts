@@ -14,7 +14,7 @@ import { RegionSnapshot, isLiveParticipant } from './slotWatch.js';
 import type { Reservation } from './reservation.js';
 
 /** Longest pause (ms) between two reads of the region while waiting. */
-const MAX_BACKOFF_MS = 20;
+const MAX_BACKOFF_MS = 2;
 
 export class DiskMutex implements Reservation {
   private readonly local = new Mutex();

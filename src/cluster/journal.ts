@@ -7,8 +7,14 @@
 // is idempotent. The host replays its own journal when it opens it; another
 // host replays it when this host dies, before breaking its locks.
 //
+// A record may carry a tag (the file system's metadata generation when it was
+// committed). On a datastore that several hosts change, replaying a record
+// another host has since overwritten would undo its work; there, a dead
+// host's journal replays only the record whose tag says it was cut short
+// (replayJournal's `tag` option), so commits need no checkpoint each.
+//
 // Layout: sector 0 is the header; records follow, each a whole number of
-// sectors: a 0x20-byte record header, then per write an 12-byte descriptor
+// sectors: a 0x28-byte record header, then per write an 12-byte descriptor
 // (offset u64, length u32) and the data. A journal carries a random nonce,
 // so records left by an earlier journal in the same blocks never replay.
 import { randomBytes } from 'node:crypto';
@@ -34,7 +40,7 @@ export interface JournalWrite {
 const SECTOR = 512;
 export const JOURNAL_MAGIC = 0x686a7476; // 'vtjh'
 export const JOURNAL_RECORD_MAGIC = 0x726a7476; // 'vtjr'
-const JOURNAL_VERSION = 1;
+const JOURNAL_VERSION = 2;
 
 export const journalHeaderStruct = defineStruct('journal header', SECTOR, {
   magic: { offset: 0x00, type: 'u32' },
@@ -46,13 +52,14 @@ export const journalHeaderStruct = defineStruct('journal header', SECTOR, {
   crc: { offset: 0x1fc, type: 'u32' }, // crc-32 of bytes 0..0x1fc
 });
 
-export const journalRecordStruct = defineStruct('journal record header', 0x20, {
+export const journalRecordStruct = defineStruct('journal record header', 0x28, {
   magic: { offset: 0x00, type: 'u32' },
   nonce: { offset: 0x04, type: 'u64' },
   seq: { offset: 0x0c, type: 'u64' },
   count: { offset: 0x14, type: 'u32' }, // writes in the record
   bytes: { offset: 0x18, type: 'u32' }, // whole record, sector-aligned
   crc: { offset: 0x1c, type: 'u32' }, // crc-32 of the whole record with this field zero
+  tag: { offset: 0x20, type: 'u64' }, // the committer's tag (0: none)
 });
 
 export const journalWriteStruct = defineStruct('journal write', 12, {
@@ -92,12 +99,12 @@ async function readHeader(volume: VolumeIO, region: JournalRegion): Promise<Head
   return { nonce: h.nonce, start: h.start, nextSeq: h.nextSeq };
 }
 
-function encodeRecord(nonce: number, seq: number, writes: JournalWrite[]): Buffer {
+function encodeRecord(nonce: number, seq: number, tag: number, writes: JournalWrite[]): Buffer {
   let size = journalRecordStruct.size;
   for (const w of writes) size += journalWriteStruct.size + w.data.length;
   const bytes = Math.ceil(size / SECTOR) * SECTOR;
   const buf = Buffer.alloc(bytes);
-  journalRecordStruct.encodeInto({ magic: JOURNAL_RECORD_MAGIC, nonce, seq, count: writes.length, bytes, crc: 0 }, buf);
+  journalRecordStruct.encodeInto({ magic: JOURNAL_RECORD_MAGIC, nonce, seq, count: writes.length, bytes, crc: 0, tag }, buf);
   let at = journalRecordStruct.size;
   for (const w of writes) {
     journalWriteStruct.encodeInto({ offset: w.offset, length: w.data.length }, buf, at);
@@ -110,7 +117,7 @@ function encodeRecord(nonce: number, seq: number, writes: JournalWrite[]): Buffe
 }
 
 /** Reads the record at region-relative `pos`; null unless it is complete, valid, and the one expected. */
-async function readRecord(volume: VolumeIO, region: JournalRegion, pos: number, nonce: number, seq: number): Promise<{ writes: JournalWrite[]; bytes: number } | null> {
+async function readRecord(volume: VolumeIO, region: JournalRegion, pos: number, nonce: number, seq: number): Promise<{ writes: JournalWrite[]; bytes: number; tag: number } | null> {
   if (pos + SECTOR > region.length) return null;
   const first = Buffer.alloc(SECTOR);
   await volume.read(first, region.offset + pos);
@@ -132,7 +139,7 @@ async function readRecord(volume: VolumeIO, region: JournalRegion, pos: number, 
     writes.push({ offset: d.offset, data: rec.subarray(at, at + d.length) });
     at += d.length;
   }
-  return { writes, bytes: r.bytes };
+  return { writes, bytes: r.bytes, tag: r.tag };
 }
 
 export interface ReplayResult {
@@ -145,9 +152,10 @@ export interface ReplayResult {
 /**
  * Re-applies every complete record after the journal's checkpoint, in order,
  * stopping at the first torn or stale one, then checkpoints past them.
- * Idempotent; a region that holds no journal replays nothing.
+ * With `tag`, re-applies only the records carrying that tag (the others are
+ * known applied). Idempotent; a region that holds no journal replays nothing.
  */
-export async function replayJournal(volume: VolumeIO, region: JournalRegion): Promise<ReplayResult> {
+export async function replayJournal(volume: VolumeIO, region: JournalRegion, options: { tag?: number } = {}): Promise<ReplayResult> {
   checkRegion(region);
   const h = await readHeader(volume, region);
   if (!h) return { records: 0, nextSeq: 1 };
@@ -157,12 +165,14 @@ export async function replayJournal(volume: VolumeIO, region: JournalRegion): Pr
   for (;;) {
     const rec = await readRecord(volume, region, pos, h.nonce, seq);
     if (!rec) break;
-    for (const w of rec.writes) await volume.write(w.data, w.offset);
+    if (options.tag === undefined || rec.tag === options.tag) {
+      for (const w of rec.writes) await volume.write(w.data, w.offset);
+      records++;
+    }
     pos += rec.bytes;
     seq++;
-    records++;
   }
-  if (records > 0) {
+  if (pos !== h.start) {
     await volume.flush();
     await volume.write(encodeHeader(region, { nonce: h.nonce, start: pos, nextSeq: seq }), region.offset);
     await volume.flush();
@@ -201,14 +211,14 @@ export class Journal {
     return { journal: new Journal(volume, region, h.nonce, h.start, h.nextSeq), replayed: records };
   }
 
-  /** Logs one transaction's writes (durably), then applies them in place. */
-  commit(writes: JournalWrite[]): Promise<void> {
-    return this.turns.run(() => this.append(writes));
+  /** Logs one transaction's writes (durably), then applies them in place. `tag` goes with the record (see replayJournal). */
+  commit(writes: JournalWrite[], tag = 0): Promise<void> {
+    return this.turns.run(() => this.append(writes, tag));
   }
 
-  private async append(writes: JournalWrite[]): Promise<void> {
+  private async append(writes: JournalWrite[], tag: number): Promise<void> {
     if (writes.length === 0) return;
-    const rec = encodeRecord(this.nonce, this.seq, writes);
+    const rec = encodeRecord(this.nonce, this.seq, tag, writes);
     if (rec.length > this.region.length - SECTOR) {
       throw new VolumeError(`a transaction of ${rec.length} bytes does not fit the ${this.region.length}-byte journal`);
     }

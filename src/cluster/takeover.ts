@@ -16,11 +16,11 @@ export interface DeadHost {
   slotOffset: number;
   uuid: string;
   generation: number;
-  /** The file block of its journal, as it recorded it in its slot (never 0: a host without one is not replayed). */
+  /** The file block of its journal, as it recorded it in its slot; 0 if it had none yet (block 0 holds the volume's start). */
   journalBlock: number;
 }
 
-/** Replays `dead`'s journal, writing through `volume` (the replaying host's fenced volume). */
+/** Replays `dead`'s journal, writing through `volume` (the replaying host's fenced volume). Runs under the reservation: no other host changes metadata meanwhile. */
 export type ReplayFn = (dead: DeadHost, volume: VolumeIO) => Promise<void>;
 
 /** What became of the host incarnation (slot, generation) that holds something. */
@@ -87,10 +87,8 @@ export class Takeover {
       return v.slot;
     });
     if (!marked) return false;
-    // Block 0 is never a journal (it holds the volume's start): the host had not recorded one yet.
-    if (marked.journalBlock !== 0) {
-      await this.replay({ slot: index, slotOffset: marked.pos, uuid: marked.hostUuid, generation: marked.seq, journalBlock: marked.journalBlock }, this.volume);
-    }
+    const dead = { slot: index, slotOffset: marked.pos, uuid: marked.hostUuid, generation: marked.seq, journalBlock: marked.journalBlock };
+    await this.reservation.run(() => this.replay(dead, this.volume));
     await host.writeOtherSlot(index, freeSlot(index, { seq: marked.seq, hostUuid: marked.hostUuid }));
     return true;
   }

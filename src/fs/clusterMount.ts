@@ -1,25 +1,37 @@
 // Mounting a datastore as one host among several: join the cluster (heartbeat
 // slot, fencing, reservation, lock manager), give this host a journal in a
 // file block owned by .vh.sf, and open the file system with a coordinator
-// that serialises metadata commits across hosts and tells it when another
-// host has committed (the metadata generation at logical 0x200400). Every
-// write goes through the fenced volume; every metadata commit through the
-// journal. See docs/CLUSTER.md.
+// that serialises metadata commits across hosts and tells the others what
+// changed (the metadata generation at logical 0x200400 and the change log).
+// Every write goes through the fenced volume; every metadata commit through
+// the journal, tagged with its generation. See docs/CLUSTER.md.
 import { ClusterMember, joinCluster, journalRegionOf } from '../cluster/cluster.js';
 import { readClusterConfig } from '../cluster/clusterConfig.js';
 import { Journal, replayJournal } from '../cluster/journal.js';
 import { LockMode } from '../cluster/lockHeader.js';
+import { LockBusyError } from '../cluster/clusterErrors.js';
 import { VolumeError } from '../util/errors.js';
+import { Decoded, defineStruct } from '../util/struct.js';
+import { VolumeIO } from '../cluster/volumeIo.js';
 import { LogicalVolume } from '../volume/logicalVolume.js';
 import { fileBlockId, fileBlockNumber, inodeAddress } from './blockId.js';
 import { INODE_BLOCKS } from './inode.js';
-import { InPlaceSink } from './transaction.js';
+import { ChangeFlag, writeChangeRecord } from './changeLog.js';
+import { MetaWrite } from './transaction.js';
 import { fsInfoStruct, FS_INFO_OFFSET } from './fsInfo.js';
 import { SYSTEM_FILES } from './systemFiles.js';
 import { Coordinator, Vmfs } from './vmfs.js';
 
 /** The volume-wide metadata generation: odd while a host is applying a commit. */
 export const METADATA_GENERATION_OFFSET = 0x200400;
+
+/** The generation sector also names the host that wrote it, so a takeover knows whose unfinished commit an odd value is. */
+export const generationStruct = defineStruct('metadata generation', 0x200, {
+  generation: { offset: 0x00, type: 'u64' },
+  slotOffset: { offset: 0x08, type: 'u64' }, // the committer's heartbeat slot
+  hostGeneration: { offset: 0x10, type: 'u64' }, // and its incarnation there
+});
+type GenerationSector = Decoded<typeof generationStruct.fields>;
 
 const VH_ID = SYSTEM_FILES.find((f) => f.name === '.vh.sf')!.id;
 
@@ -37,16 +49,14 @@ export interface ClusterMount {
   leave(): Promise<void>;
 }
 
-async function readGeneration(volume: LogicalVolume): Promise<number> {
-  const b = Buffer.alloc(512);
+async function readGeneration(volume: VolumeIO): Promise<GenerationSector> {
+  const b = Buffer.alloc(generationStruct.size);
   await volume.read(b, METADATA_GENERATION_OFFSET);
-  return Number(b.readBigUInt64LE(0));
+  return generationStruct.decode(b);
 }
 
-async function writeGeneration(volume: LogicalVolume, g: number): Promise<void> {
-  const b = Buffer.alloc(512);
-  b.writeBigUInt64LE(BigInt(g));
-  await volume.write(b, METADATA_GENERATION_OFFSET);
+async function writeGeneration(volume: VolumeIO, g: GenerationSector): Promise<void> {
+  await volume.write(generationStruct.encode(g), METADATA_GENERATION_OFFSET);
 }
 
 export async function mountClustered(volume: LogicalVolume, options: ClusterMountOptions): Promise<ClusterMount> {
@@ -61,28 +71,57 @@ export async function mountClustered(volume: LogicalVolume, options: ClusterMoun
     config,
     volumeName: volume.uuid,
     replay: async (dead, guarded) => {
-      if (dead.journalBlock === 0) return;
-      await replayJournal(guarded, journalRegionOf(dead, blockSize, config.journalBytes));
-      // The dead host may have stopped mid-commit (an odd generation): close it, and tell every cache.
-      const g = await readGeneration(guarded as LogicalVolume);
-      await writeGeneration(guarded as LogicalVolume, (g | 1) + 1);
+      // Only a commit the dead host left unfinished (the generation still odd
+      // and written by it, its record tagged with it) needs its writes again:
+      // every earlier one was applied before the generation moved on, and
+      // other hosts may have overwritten it since.
+      const g = await readGeneration(guarded);
+      if (g.generation % 2 === 0 || g.slotOffset !== dead.slotOffset || g.hostGeneration !== dead.generation) return;
+      if (dead.journalBlock !== 0) await replayJournal(guarded, journalRegionOf(dead, blockSize, config.journalBytes), { tag: g.generation });
+      const next = g.generation + 1;
+      await writeChangeRecord(guarded, { generation: next, flags: ChangeFlag.All | ChangeFlag.Geometry, changes: [] });
+      await writeGeneration(guarded, { ...g, generation: next });
     },
     beforeRelease: async () => journal?.checkpoint(),
   });
   const guarded = member.volume;
-  let generation = 0;
+  const apply = async (writes: MetaWrite[], tag: number) => {
+    if (journal) await journal.commit(writes, tag);
+    else for (const w of writes) await guarded.write(w.data, w.offset); // before this host has a journal, and while it gives it back
+  };
+  const mark = (generation: number) => writeGeneration(guarded, { generation, slotOffset: member.host.slotOffset, hostGeneration: member.host.generation });
   const coordinator: Coordinator = {
     exclusive: (fn) => member.reservation.run(fn),
-    generation: () => readGeneration(guarded),
-    committing: async (phase) => {
-      if (phase === 'begin') generation = ((await readGeneration(guarded)) | 1) >>> 0;
-      else generation = generation + 1;
-      await writeGeneration(guarded, generation);
+    generation: async () => (await readGeneration(guarded)).generation,
+    commit: async (writes, changes, from) => {
+      await mark(from + 1);
+      await apply(writes, from + 1);
+      await writeChangeRecord(guarded, { generation: from + 2, flags: 0, changes });
+      await mark(from + 2);
+      return from + 2;
+    },
+    identity: { slotOffset: member.host.slotOffset, generation: member.host.generation },
+    spread: (member.host.slot * 0.6180339887) % 1,
+    claim: async (offset) => {
+      try {
+        await member.locks.acquire(offset, LockMode.Exclusive, { waitMs: 0 });
+        return true;
+      } catch (e) {
+        if (e instanceof LockBusyError) return false;
+        throw e;
+      }
+    },
+    changeAll: async (fn, from) => {
+      await mark(from + 1);
+      const result = await fn();
+      await writeChangeRecord(guarded, { generation: from + 2, flags: ChangeFlag.All | ChangeFlag.Geometry, changes: [] });
+      await mark(from + 2);
+      return { result, generation: from + 2 };
     },
   };
   let fs: Vmfs;
   try {
-    fs = await Vmfs.open(guarded, { coordinator, sink: new InPlaceSink(guarded) });
+    fs = await Vmfs.open(guarded, { coordinator });
     // This host's journal: one file block that .vh.sf owns (so both checkers see it used).
     const block = await fs.transact(async (tx) => {
       const [at] = fs.fbb.allocate(tx, 1);
@@ -99,16 +138,6 @@ export async function mountClustered(volume: LogicalVolume, options: ClusterMoun
     const j = await Journal.format(guarded, region);
     journal = j;
     await member.host.setJournalBlock(block);
-    // Checkpoint after every commit, still under the reservation: once another
-    // host may change the same sectors, replaying an older record would undo
-    // its work. Only a commit cut short by this host's death stays to replay,
-    // and nobody commits after it until that replay (the generation stays odd).
-    fs.setSink({
-      commit: async (writes) => {
-        await j.commit(writes);
-        await j.checkpoint();
-      },
-    });
   } catch (e) {
     await member.host.leave().catch(() => undefined);
     throw e;
@@ -120,10 +149,11 @@ export async function mountClustered(volume: LogicalVolume, options: ClusterMoun
     lockFile: async (id, mode) => void (await member.locks.acquire(lockOffset(id), mode, { waitMs: 0 })),
     unlockFile: (id) => member.locks.release(lockOffset(id)),
     leave: async () => {
+      for (const res of [fs.fbb, fs.fdc, fs.pbc, fs.sbc]) for (const entry of res.heldEntries()) await member.locks.release(res.entryLogical(entry));
       await journal!.checkpoint();
       // Give the journal block back (in place: the journal is what goes away).
-      fs.setSink(new InPlaceSink(guarded));
       const block = journal!.region.offset / blockSize;
+      journal = null;
       await fs.transact(async (tx) => {
         const vh = await fs.editInode(tx, VH_ID);
         const slot = vh.blocks.findIndex((b) => b !== 0 && fileBlockNumber(b) === block);

@@ -2,6 +2,12 @@
 // the logical volume, and their bitmap entries. Allocation and freeing of
 // file blocks, sub-blocks, pointer blocks and inodes happen here, always
 // inside a Transaction.
+//
+// With several hosts, each allocates from whole bitmap entries it holds
+// locked (resource clusters, as VMFS does): it prefers its own entries, then
+// entries nobody holds (the transaction asks for them: `Transaction.claims`),
+// and takes from another host's entries only when nothing else is left.
+// Holding is about contention, not safety: commits are serialised anyway.
 import { FsError, VolumeError } from '../util/errors.js';
 import { EntryItem } from './blockId.js';
 import {
@@ -60,14 +66,26 @@ export function piecesOf(parts: { logical: number; length: number }[], buf: Uint
   return out;
 }
 
+/** Who this host is in lock headers, to tell its resource clusters from other hosts'. */
+export interface ClusterIdentity {
+  slotOffset: number;
+  generation: number;
+}
+
 export class Resource {
   /** Next-fit cursor: the entry to try first. */
   private cursor = 0;
+  /** Set on a cluster mount: entries are then held per host (see the top of this file). */
+  private identity: ClusterIdentity | null = null;
+  /** Entries this host holds locked, and entries it found another host holding. */
+  private readonly mine = new Set<number>();
+  private readonly theirs = new Set<number>();
 
   constructor(
     readonly kind: ResourceKind,
-    readonly layout: ResourceLayout,
-    readonly file: FileLayout,
+    /** Geometry and placement: replaced only when the datastore grows (adopt). */
+    public layout: ResourceLayout,
+    public file: FileLayout,
     /** The committed state of every entry. */
     readonly entries: BitmapEntry[],
   ) {}
@@ -87,7 +105,43 @@ export class Resource {
 
   /** Re-reads every entry from disk (another host changed the bitmaps). */
   async reload(read: (offset: number, length: number) => Promise<Buffer>): Promise<void> {
-    const fresh = await Resource.load(this.kind, this.layout, this.file, read);
+    this.adopt(await Resource.load(this.kind, this.layout, this.file, read));
+  }
+
+  /** Re-reads one entry (another host changed it). */
+  async reloadEntry(entry: number, read: (offset: number, length: number) => Promise<Buffer>): Promise<void> {
+    if (entry >= this.entries.length) return;
+    const parts = mapFileRange(this.file, this.layout.entryOffset(entry), BITMAP_ENTRY_SIZE);
+    this.entries[entry] = decodeBitmapEntry(Buffer.concat(await Promise.all(parts.map((p) => read(p.logical, p.length)))));
+  }
+
+  /** Starts allocating by resource clusters as host `identity`, from its own part of the resource (spreads hosts apart). */
+  useClusters(identity: ClusterIdentity, spread: number): void {
+    this.identity = identity;
+    this.cursor = Math.floor(this.entries.length * (spread % 1));
+  }
+
+  /** Records the outcome of claiming `entry` (true: this host holds it now). */
+  claimed(entry: number, held: boolean): void {
+    (held ? this.mine : this.theirs).add(entry);
+  }
+
+  /** The entries this host holds (to give back when it leaves). */
+  heldEntries(): number[] {
+    return [...this.mine];
+  }
+
+  private heldByOther(entry: number): boolean {
+    if (!this.identity || this.mine.has(entry)) return false;
+    if (this.theirs.has(entry)) return true;
+    const lock = this.entries[entry].lock;
+    return lock.mode !== 0 && !(lock.hbPos === this.identity.slotOffset && lock.hbSeq === this.identity.generation);
+  }
+
+  /** Takes over a freshly loaded state of the same resource (its geometry may have grown). */
+  adopt(fresh: Resource): void {
+    this.layout = fresh.layout;
+    this.file = fresh.file;
     this.entries.splice(0, this.entries.length, ...fresh.entries);
   }
 
@@ -148,15 +202,22 @@ export class Resource {
         got.push({ entry, item: i });
       }
     };
-    if (near !== undefined && near >= 0 && near < this.layout.geometry.totalItems) take(Math.floor(near / ipe), near % ipe);
+    const nearEntry = near !== undefined && near >= 0 && near < this.layout.geometry.totalItems ? Math.floor(near / ipe) : -1;
+    if (nearEntry >= 0 && !this.heldByOther(nearEntry)) take(nearEntry, near! % ipe);
+    for (const entry of this.mine) if (got.length < count) take(entry, 0);
     const n = this.entries.length;
-    for (let k = 0; k < n && got.length < count; k++) {
-      const entry = (this.cursor + k) % n;
-      take(entry, 0);
-      if (got.length < count) continue;
-      this.cursor = entry;
+    // Entries nobody else holds first; then, with nothing else left, any.
+    for (const pass of [false, true]) {
+      for (let k = 0; k < n && got.length < count; k++) {
+        const entry = (this.cursor + k) % n;
+        if (!pass && this.heldByOther(entry)) continue;
+        take(entry, 0);
+        if (got.length < count) continue;
+        this.cursor = entry;
+      }
     }
     if (got.length === 0) throw new FsError('ENOSPC', this.kind);
+    if (this.identity) for (const at of got) if (!this.mine.has(at.entry) && !this.theirs.has(at.entry)) tx.claims.add(`${this.kind}:${at.entry}`);
     return got;
   }
 

@@ -43,6 +43,8 @@ export class Transaction {
   readonly raw: MetaWrite[] = [];
   /** Inodes freed in this transaction: their caches must be dropped on commit. */
   readonly freedInodes = new Set<number>();
+  /** Bitmap entries ("kind:index") it allocated from that this host should hold from now on (resource clusters). */
+  readonly claims = new Set<string>();
 
   get empty(): boolean {
     return this.inodes.size + this.entries.size + this.pointerBlocks.size + this.dirs.size + this.raw.length + this.freedInodes.size === 0;

@@ -11,10 +11,11 @@ import { MapContext, Piece, chooseMode, mapForRead, mapForWrite, maxFileSize, tr
 import { FS_INFO_MAGIC, FS_INFO_OFFSET, FsInfo, VMFS3_VERSION, fdcBaseBlock, fsInfoStruct } from './fsInfo.js';
 import { INODE_MAGIC, INODE_SIZE, Inode, InodeType, Zla, cloneInode, decodeInode, encodeInode, sameInode, typeBits } from './inode.js';
 import { Mutex } from '../util/mutex.js';
-import { FileLayout, Resource, mapFileRange, piecesOf } from './resources.js';
+import { ClusterIdentity, FileLayout, Resource, mapFileRange, piecesOf } from './resources.js';
 import { ResourceKind, ResourceLayout, encodeBitmapEntry, resourceHeaderStruct } from './resourceFile.js';
 import { POINTER_BLOCK_SIZE, POINTERS_PER_BLOCK, ROOT_INODE_ID, SYSTEM_FILES } from './systemFiles.js';
 import { CommitSink, DirOverlay, InPlaceSink, MetaWrite, Transaction } from './transaction.js';
+import { Change, ChangeKind, readChangesSince } from './changeLog.js';
 
 export interface Stat {
   id: number;
@@ -71,10 +72,21 @@ interface DirState {
 export interface Coordinator {
   /** Runs `fn` while no other host changes metadata. */
   exclusive<T>(fn: () => Promise<T>): Promise<T>;
-  /** The volume-wide metadata generation: it changes whenever any host commits. */
+  /** The volume-wide metadata generation (even when no commit is under way): it changes whenever any host commits. */
   generation(): Promise<number>;
-  /** Marks the start and the end of this host's commit (inside `exclusive`). */
-  committing(phase: 'begin' | 'end'): Promise<void>;
+  /**
+   * Applies one commit of this host (inside `exclusive`, at generation
+   * `from`): the generation is odd while the writes go to disk, then the
+   * change record names what changed. Returns the new generation.
+   */
+  commit(writes: MetaWrite[], changes: Change[], from: number): Promise<number>;
+  /** Runs `fn` inside `exclusive` as a change that no change record can describe (every cache, the geometry too); returns the new generation. */
+  changeAll<T>(fn: () => Promise<T>, from: number): Promise<{ result: T; generation: number }>;
+  /** This host in lock headers, and where in each resource it starts allocating (0..1, hosts spread apart). */
+  readonly identity: ClusterIdentity;
+  readonly spread: number;
+  /** Locks the bitmap entry whose lock header is at logical `offset` for this host; false if another host holds it. */
+  claim(offset: number): Promise<boolean>;
 }
 
 export interface OpenOptions {
@@ -119,11 +131,14 @@ export class Vmfs {
     this.readOnly = !!options.readOnly || volume.readOnly;
     this.sink = options.sink ?? new InPlaceSink(volume);
     this.coordinator = options.coordinator;
+    if (this.coordinator) for (const r of [this.fbb, this.fdc, this.pbc, this.sbc]) r.useClusters(this.coordinator.identity, this.coordinator.spread);
     this.clock = options.clock ?? (() => Math.floor(Date.now() / 1000));
     this.ctx = {
       blockSize: this.blockSize,
       subBlockSize: this.subBlockSize,
-      volumeBytes: volume.size,
+      get volumeBytes() {
+        return volume.size; // grows in place with the volume
+      },
       fbb: this.fbb,
       sbc: this.sbc,
       pbc: this.pbc,
@@ -137,11 +152,7 @@ export class Vmfs {
   // ---------------------------------------------------------------- opening
 
   static async open(volume: LogicalVolume, options: OpenOptions = {}): Promise<Vmfs> {
-    const read = async (offset: number, length: number) => {
-      const b = Buffer.alloc(length);
-      await volume.read(b, offset);
-      return b;
-    };
+    const read = reader(volume);
     if (volume.size < FS_INFO_OFFSET + 0x200) throw new VolumeError('volume too small to hold a file system');
     const info = fsInfoStruct.decode(await read(FS_INFO_OFFSET, 0x200));
     if (info.magic !== FS_INFO_MAGIC) throw new VolumeError(`no VMFS file system on this volume (FS info magic 0x${info.magic.toString(16)})`);
@@ -149,37 +160,14 @@ export class Vmfs {
     const bs = info.blockSize;
     if (!(bs >= 0x10000 && bs <= 0x4000000 && (bs & (bs - 1)) === 0)) throw new VolumeError(`unknown block size ${bs} in FS info`);
     if (info.lvmUuid !== volume.uuid) throw new VolumeError(`the file system belongs to LVM ${info.lvmUuid}, not to this volume (${volume.uuid})`);
+    return new Vmfs(volume, info, await loadResources(read, bs), options);
+  }
 
-    // Bootstrap: the inode table's first block holds its own header, the root and the system inodes.
-    const fdcBase = fdcBaseBlock(bs) * bs;
-    const boot: FileLayout = { blocks: [fdcBase], blockSize: bs };
-    const fdcLayout = await readLayout(read, boot, 'inode table (.fdc.sf)', 1024);
-    const readInodeVia = async (layout: ResourceLayout, file: FileLayout, id: number): Promise<Inode> => {
-      const parts = mapFileRange(file, layout.itemOffset(inodeAddress(id)), INODE_SIZE);
-      const buf = Buffer.concat(await Promise.all(parts.map((p) => read(p.logical, p.length))));
-      const inode = decodeInode(buf);
-      if (inode.lock.magic !== INODE_MAGIC) throw new VolumeError(`inode 0x${id.toString(16)}: bad magic 0x${inode.lock.magic.toString(16)}`);
-      return inode;
-    };
-    const root = await readInodeVia(fdcLayout, boot, ROOT_INODE_ID);
-    if (root.type !== InodeType.Directory) throw new VolumeError('the root inode is not a directory');
-    const rootLayout = await fileLayoutOf(root, bs, 'root directory');
-    const rootEntries = new Map(decodeDirEntries(await readFileBytes(read, rootLayout, root.size)).map((e) => [e.name, e.blockId]));
-
-    const fdcFile = await fileLayoutOf(await readInodeVia(fdcLayout, boot, need(rootEntries, '.fdc.sf')), bs, '.fdc.sf');
-    const res = {} as Record<ResourceKind, Resource>;
-    for (const spec of SYSTEM_FILES) {
-      if (!spec.kind) continue;
-      const inode = await readInodeVia(fdcLayout, fdcFile, need(rootEntries, spec.name));
-      const file = await fileLayoutOf(inode, bs, spec.name);
-      const limits: Record<ResourceKind, number> = { fbb: 0x1f0 * 8, fdc: 1024, pbc: 16, sbc: 64 };
-      const layout = await readLayout(read, file, spec.name, limits[spec.kind]);
-      if (spec.kind === ResourceKind.Inodes && layout.geometry.dataSize !== INODE_SIZE) throw new VolumeError(`.fdc.sf: inode size ${layout.geometry.dataSize}, expected ${INODE_SIZE}`);
-      if (spec.kind === ResourceKind.PointerBlocks && layout.geometry.dataSize !== POINTER_BLOCK_SIZE) throw new VolumeError(`.pbc.sf: pointer block size ${layout.geometry.dataSize}, expected ${POINTER_BLOCK_SIZE}`);
-      if (layout.requiredSize() > inode.size) throw new VolumeError(`${spec.name}: its geometry needs ${layout.requiredSize()} bytes, the file holds ${inode.size}`);
-      res[spec.kind] = await Resource.load(spec.kind, layout, file, read);
-    }
-    return new Vmfs(volume, info, res, options);
+  /** Re-reads the volume's geometry and every resource file (another host grew the datastore). */
+  private async reloadGeometry(): Promise<void> {
+    await this.volume.refresh();
+    const fresh = await loadResources(reader(this.volume), this.blockSize);
+    for (const kind of Object.values(ResourceKind)) this.resource(kind).adopt(fresh[kind]);
   }
 
   // ------------------------------------------------------- metadata access
@@ -355,17 +343,22 @@ export class Vmfs {
   async transact<T>(fn: (tx: Transaction) => Promise<T>): Promise<T> {
     return this.mutex.run(async () => {
       if (this.readOnly) throw new FsError('EROFS', this.volume.extents[0].device.name);
+      let claims = new Set<string>();
       const run = async () => {
         if (!(await this.revalidate(true))) return RETRY;
         const tx = new Transaction();
         const result = await fn(tx);
         await this.commit(tx);
+        claims = tx.claims;
         return result;
       };
       if (!this.coordinator) return run() as Promise<T>;
       for (let spins = 0; ; spins++) {
         const result = await this.coordinator.exclusive(run);
-        if (result !== RETRY) return result as T;
+        if (result !== RETRY) {
+          await this.claimClusters(this.coordinator, claims);
+          return result as T;
+        }
         // A host died in the middle of a commit: its takeover (which needs the
         // reservation we just gave back) replays its journal first.
         await new Promise((r) => setTimeout(r, Math.min(100, 5 + spins * 5)));
@@ -373,15 +366,55 @@ export class Vmfs {
     });
   }
 
-  /** Replaces the commit sink (the cluster mount switches to its journal once it has one). */
-  setSink(sink: CommitSink): void {
-    this.sink = sink;
+  /** Locks the bitmap entries a commit started to allocate from, as this host's resource clusters (best effort: holding only spares contention). */
+  private async claimClusters(coordinator: Coordinator, claims: Set<string>): Promise<void> {
+    for (const key of claims) {
+      const [kind, index] = key.split(':');
+      const res = this.resource(kind as ResourceKind);
+      const entry = Number(index);
+      try {
+        res.claimed(entry, await coordinator.claim(res.entryLogical(entry)));
+      } catch {
+        // Not recorded: tried again at the next allocation there.
+      }
+    }
   }
 
   /**
-   * With other hosts on the datastore: drops every cache when any host has
-   * committed since they were filled. A commit in progress elsewhere (an odd
-   * generation) is waited out, so nothing half-written is ever cached.
+   * Runs `fn` alone across every host as a change of the volume's geometry
+   * (growing the datastore): afterwards every host, this one included,
+   * re-reads the volume and the resource files.
+   */
+  async changeGeometry<T>(fn: () => Promise<T>): Promise<T> {
+    return this.mutex.run(async () => {
+      if (this.readOnly) throw new FsError('EROFS', this.volume.extents[0].device.name);
+      if (!this.coordinator) {
+        const result = await fn();
+        await this.forgetAll(true);
+        return result;
+      }
+      const coordinator = this.coordinator;
+      for (let spins = 0; ; spins++) {
+        const outcome = await coordinator.exclusive(async () => {
+          if (!(await this.revalidate(true))) return RETRY;
+          return coordinator.changeAll(fn, this.cachedGeneration);
+        });
+        if (outcome !== RETRY) {
+          const { result, generation } = outcome as { result: T; generation: number };
+          await this.forgetAll(true);
+          this.cachedGeneration = generation;
+          return result;
+        }
+        await new Promise((r) => setTimeout(r, Math.min(100, 5 + spins * 5)));
+      }
+    });
+  }
+
+  /**
+   * With other hosts on the datastore: drops from the caches what any host
+   * has committed since they were filled (everything when the change log
+   * cannot say what). A commit in progress elsewhere (an odd generation) is
+   * waited out, so nothing half-written is ever cached.
    */
   async revalidate(holdingReservation = false): Promise<boolean> {
     if (!this.coordinator) return true;
@@ -393,15 +426,9 @@ export class Vmfs {
         continue;
       }
       if (g === this.cachedGeneration) return true;
-      this.inodeCache.clear();
-      this.dirCache.clear();
-      this.pbCache.clear();
-      const read = async (offset: number, length: number) => {
-        const b = Buffer.alloc(length);
-        await this.volume.read(b, offset);
-        return b;
-      };
-      for (const r of [this.fbb, this.fdc, this.pbc, this.sbc]) await r.reload(read);
+      const records = this.cachedGeneration < 0 ? null : await readChangesSince(this.volume, this.cachedGeneration, g);
+      if (records) await this.forget(records.flatMap((r) => r.changes));
+      else await this.forgetAll(true);
       if ((await this.coordinator.generation()) === g) {
         this.cachedGeneration = g;
         return true;
@@ -409,15 +436,74 @@ export class Vmfs {
     }
   }
 
+  /** Drops every cache; with `geometry`, re-reads the volume and the resource files too. */
+  private async forgetAll(geometry: boolean): Promise<void> {
+    this.inodeCache.clear();
+    this.dirCache.clear();
+    this.pbCache.clear();
+    if (geometry) await this.reloadGeometry();
+    else for (const r of [this.fbb, this.fdc, this.pbc, this.sbc]) await r.reload(reader(this.volume));
+  }
+
+  /** Drops what other hosts changed: inodes and pointer blocks (read again when needed), bitmap entries and directory slots (read again now). */
+  private async forget(changes: Change[]): Promise<void> {
+    const dirs = new Map<number, Set<number>>();
+    for (const c of changes) {
+      if (c.kind === ChangeKind.Inode) this.inodeCache.delete(c.id);
+      else if (c.kind === ChangeKind.PointerBlock) this.pbCache.delete(c.id);
+      else if (c.kind === ChangeKind.BitmapEntry) await this.resource(c.resource).reloadEntry(c.entry, reader(this.volume));
+      else {
+        const slots = dirs.get(c.dir) ?? new Set<number>();
+        dirs.set(c.dir, slots.add(c.slot));
+      }
+    }
+    for (const c of changes) if (c.kind === ChangeKind.Inode && this.dirCache.has(c.id)) dirs.set(c.id, dirs.get(c.id) ?? new Set());
+    for (const [id, slots] of dirs) await this.refreshDir(id, slots);
+  }
+
+  /** Brings a cached directory up to date: its new length, and the entries of the slots another host rewrote. */
+  private async refreshDir(id: number, slots: Set<number>): Promise<void> {
+    const state = this.dirCache.get(id);
+    if (!state) return;
+    const inode = await this.inode(null, id);
+    if (inode.type !== InodeType.Directory) {
+      this.dirCache.delete(id);
+      return;
+    }
+    const length = Math.floor(inode.size / DIR_ENTRY_SIZE);
+    const unindex = (slot: number) => {
+      const old = state.entries[slot];
+      if (old && state.index.get(old.name) === slot) state.index.delete(old.name);
+    };
+    const stale = [...slots].filter((slot) => slot < length);
+    for (let slot = state.entries.length; slot < length; slot++) if (!slots.has(slot)) stale.push(slot);
+    // Names leave the index before any comes back: an entry may have moved between the slots.
+    for (let slot = length; slot < state.entries.length; slot++) unindex(slot);
+    for (const slot of stale) unindex(slot);
+    state.entries.length = Math.min(state.entries.length, length);
+    const buf = new Uint8Array(DIR_ENTRY_SIZE);
+    for (const slot of stale) {
+      await this.readInto(null, inode, buf, slot * DIR_ENTRY_SIZE);
+      const entry = dirEntryStruct.decode(buf);
+      state.entries[slot] = entry;
+      state.index.set(entry.name, slot);
+    }
+  }
+
   /**
    * Runs a read-only operation alone (a read racing a truncate could
    * otherwise read a block that was just given to another file) on metadata
-   * that is current when other hosts share the datastore.
+   * that is current when other hosts share the datastore. Another host's
+   * commit during the operation (the generation moved) means it may have
+   * seen half of it: it runs again.
    */
   private reading<T>(fn: () => Promise<T>): Promise<T> {
     return this.mutex.run(async () => {
-      await this.revalidate();
-      return fn();
+      for (;;) {
+        await this.revalidate();
+        const result = await fn();
+        if (!this.coordinator || (await this.coordinator.generation()) === this.cachedGeneration) return result;
+      }
     });
   }
 
@@ -452,12 +538,8 @@ export class Vmfs {
     writes.push(...tx.raw);
     writes.sort((a, b) => a.offset - b.offset);
     coalesce(writes);
-    if (this.coordinator) {
-      await this.coordinator.committing('begin');
-      await this.sink.commit(writes);
-      await this.coordinator.committing('end');
-      this.cachedGeneration = await this.coordinator.generation();
-    } else await this.sink.commit(writes);
+    if (this.coordinator) this.cachedGeneration = await this.coordinator.commit(writes, changesOf(tx), this.cachedGeneration);
+    else await this.sink.commit(writes);
 
     // Install the new state in the caches.
     for (const [id, inode] of tx.inodes) this.inodeCache.set(id, inode);
@@ -993,3 +1075,57 @@ async function readFileBytes(read: (o: number, l: number) => Promise<Buffer>, la
   return Buffer.concat(await Promise.all(parts.map((p) => read(p.logical, p.length))));
 }
 
+/** Loads the four resource files, bootstrapping from the inode table's first block. */
+async function loadResources(read: (offset: number, length: number) => Promise<Buffer>, bs: number): Promise<Record<ResourceKind, Resource>> {
+  // Bootstrap: the inode table's first block holds its own header, the root and the system inodes.
+  const fdcBase = fdcBaseBlock(bs) * bs;
+  const boot: FileLayout = { blocks: [fdcBase], blockSize: bs };
+  const fdcLayout = await readLayout(read, boot, 'inode table (.fdc.sf)', 1024);
+  const readInodeVia = async (layout: ResourceLayout, file: FileLayout, id: number): Promise<Inode> => {
+    const parts = mapFileRange(file, layout.itemOffset(inodeAddress(id)), INODE_SIZE);
+    const buf = Buffer.concat(await Promise.all(parts.map((p) => read(p.logical, p.length))));
+    const inode = decodeInode(buf);
+    if (inode.lock.magic !== INODE_MAGIC) throw new VolumeError(`inode 0x${id.toString(16)}: bad magic 0x${inode.lock.magic.toString(16)}`);
+    return inode;
+  };
+  const root = await readInodeVia(fdcLayout, boot, ROOT_INODE_ID);
+  if (root.type !== InodeType.Directory) throw new VolumeError('the root inode is not a directory');
+  const rootLayout = await fileLayoutOf(root, bs, 'root directory');
+  const rootEntries = new Map(decodeDirEntries(await readFileBytes(read, rootLayout, root.size)).map((e) => [e.name, e.blockId]));
+
+  const fdcFile = await fileLayoutOf(await readInodeVia(fdcLayout, boot, need(rootEntries, '.fdc.sf')), bs, '.fdc.sf');
+  const res = {} as Record<ResourceKind, Resource>;
+  for (const spec of SYSTEM_FILES) {
+    if (!spec.kind) continue;
+    const inode = await readInodeVia(fdcLayout, fdcFile, need(rootEntries, spec.name));
+    const file = await fileLayoutOf(inode, bs, spec.name);
+    const limits: Record<ResourceKind, number> = { fbb: 0x1f0 * 8, fdc: 1024, pbc: 16, sbc: 64 };
+    const layout = await readLayout(read, file, spec.name, limits[spec.kind]);
+    if (spec.kind === ResourceKind.Inodes && layout.geometry.dataSize !== INODE_SIZE) throw new VolumeError(`.fdc.sf: inode size ${layout.geometry.dataSize}, expected ${INODE_SIZE}`);
+    if (spec.kind === ResourceKind.PointerBlocks && layout.geometry.dataSize !== POINTER_BLOCK_SIZE) throw new VolumeError(`.pbc.sf: pointer block size ${layout.geometry.dataSize}, expected ${POINTER_BLOCK_SIZE}`);
+    if (layout.requiredSize() > inode.size) throw new VolumeError(`${spec.name}: its geometry needs ${layout.requiredSize()} bytes, the file holds ${inode.size}`);
+    res[spec.kind] = await Resource.load(spec.kind, layout, file, read);
+  }
+  return res;
+}
+
+function reader(volume: LogicalVolume): (offset: number, length: number) => Promise<Buffer> {
+  return async (offset, length) => {
+    const b = Buffer.alloc(length);
+    await volume.read(b, offset);
+    return b;
+  };
+}
+
+/** What a transaction changes, for the other hosts' caches (the change log). */
+function changesOf(tx: Transaction): Change[] {
+  const out: Change[] = [];
+  for (const id of new Set([...tx.inodes.keys(), ...tx.freedInodes])) out.push({ kind: ChangeKind.Inode, id });
+  for (const id of tx.pointerBlocks.keys()) out.push({ kind: ChangeKind.PointerBlock, id });
+  for (const key of tx.entries.keys()) {
+    const [kind, index] = key.split(':');
+    out.push({ kind: ChangeKind.BitmapEntry, resource: kind as ResourceKind, entry: Number(index) });
+  }
+  for (const [dir, o] of tx.dirs) for (const slot of o.slots.keys()) if (slot < o.length) out.push({ kind: ChangeKind.DirSlot, dir, slot });
+  return out;
+}

@@ -38,6 +38,7 @@ async function member(journalBlock = 0) {
     slotChoice: args.slotChoice ?? 'spread',
     volumeName: volume.uuid,
     replay: async (dead: DeadHost, guarded) => {
+      if (dead.journalBlock === 0) return;
       const r = await replayJournal(guarded, journalRegionOf(dead, BLOCK, config.journalBytes));
       say('replayed', { uuid: dead.uuid, slot: dead.slot, records: r.records });
     },
