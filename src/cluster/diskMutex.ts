@@ -1,12 +1,13 @@
 // The volume-wide reservation on storage that offers only sector-atomic
 // reads and writes: Lamport's bakery, with each host's two registers
 // (choosing, ticket) in its own heartbeat slot, so every register has a
-// single writer and one 1 MiB read gives them all. A host whose slot has
+// single writer and one read gives them all (just the slots in use, when a
+// recent whole-region read says which those are). A host whose slot has
 // been dead for the lease time is skipped: it has fenced itself, so even if
 // it was inside the critical section none of its writes will land.
 //
-// Uncontended cost: two register writes and two reads of the region to
-// enter, one register write to leave.
+// Uncontended cost: two register writes and two reads of the participants'
+// slots to enter, one register write to leave.
 import { sleep } from './clock.js';
 import { Mutex } from '../util/mutex.js';
 import { HostHeartbeat } from './hostHeartbeat.js';
@@ -37,15 +38,15 @@ export class DiskMutex implements Reservation {
     const host = this.host;
     try {
       await host.writeOwnSlot({ choosing: 1 });
-      let max = this.maxTicket(await host.readRegion());
+      let max = this.maxTicket(await host.readParticipants());
       for (let backoff = 0.05; max === null; backoff = Math.min(MAX_BACKOFF_MS, backoff * 2)) {
         await sleep(backoff);
-        max = this.maxTicket(await host.readRegion());
+        max = this.maxTicket(await host.readParticipants());
       }
       const ticket = max + 1;
       await host.writeOwnSlot({ choosing: 0, ticket });
       for (let backoff = 0.05; ; backoff = Math.min(MAX_BACKOFF_MS, backoff * 2)) {
-        if (!this.blocked(await host.readRegion(), ticket)) return;
+        if (!this.blocked(await host.readParticipants(), ticket)) return;
         await sleep(backoff);
       }
     } catch (e) {

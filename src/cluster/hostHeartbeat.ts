@@ -232,6 +232,11 @@ export class HostHeartbeat extends EventEmitter {
     return this.watch.readAll();
   }
 
+  /** The slots that take part in the reservation, as cheaply as is safe (SlotWatch.readInUse). */
+  readParticipants(): Promise<RegionSnapshot> {
+    return this.watch.readInUse(1.5 * this.config.ioTimeoutMs);
+  }
+
   /** Records this host's journal block in its slot. */
   setJournalBlock(block: number): Promise<void> {
     return this.writeOwnSlot({ journalBlock: block });

@@ -42,6 +42,8 @@ export class RegionSnapshot {
   constructor(
     private readonly buf: Buffer,
     private readonly pool?: Buffer[],
+    /** For a snapshot of some slots only (readInUse): the ones read and found in use. */
+    private readonly only?: number[],
   ) {}
 
   /** Hands the 1 MiB buffer back for the next read (the snapshot must not be used after). Optional: saves garbage on hot paths. */
@@ -55,6 +57,7 @@ export class RegionSnapshot {
 
   /** Indexes of slots whose magic says in use. */
   inUse(): number[] {
+    if (this.only) return this.only;
     const out: number[] = [];
     for (let i = 0; i < HEARTBEAT_SLOTS; i++) if (this.buf.readUInt32LE(i * HEARTBEAT_SLOT_SIZE) === HB_MAGIC_IN_USE) out.push(i);
     return out;
@@ -89,6 +92,8 @@ interface Seen {
 export class SlotWatch {
   private readonly seen = new Map<number, Seen>();
   private readonly spare: Buffer[] = [];
+  /** When the latest whole-region read was issued. */
+  private lastFullIssued = -Infinity;
 
   constructor(
     private readonly volume: VolumeIO,
@@ -101,6 +106,7 @@ export class SlotWatch {
     const issued = now();
     await this.volume.read(buf, HEARTBEAT_REGION_OFFSET);
     const done = now();
+    this.lastFullIssued = issued;
     for (let i = 0; i < HEARTBEAT_SLOTS; i++) {
       const base = i * HEARTBEAT_SLOT_SIZE;
       if (buf.readUInt32LE(base) !== HB_MAGIC_IN_USE) {
@@ -117,9 +123,31 @@ export class SlotWatch {
     return new RegionSnapshot(buf, this.spare);
   }
 
+  /**
+   * Reads just the slots the latest whole-region read found in use, one
+   * sector each, if that read was issued within `maxAgeMs`; otherwise the
+   * whole region. The reservation may use it: a joining host waits twice the
+   * I/O timeout after its claim before it takes part, so with `maxAgeMs`
+   * below that, the whole-region read saw its claim (docs/CLUSTER.md §4).
+   */
+  async readInUse(maxAgeMs: number): Promise<RegionSnapshot> {
+    if (now() - this.lastFullIssued > maxAgeMs) return this.readAll();
+    const buf = this.spare.pop() ?? Buffer.allocUnsafe(HEARTBEAT_REGION_SIZE);
+    const found: number[] = [];
+    for (const index of [...this.seen.keys()].sort((a, b) => a - b)) {
+      const sector = buf.subarray(index * HEARTBEAT_SLOT_SIZE, (index + 1) * HEARTBEAT_SLOT_SIZE);
+      const view = await this.readInto(sector, index);
+      if (view.inUse) found.push(index);
+    }
+    return new RegionSnapshot(buf, this.spare, found);
+  }
+
   /** Reads one slot, re-reading a torn value, and records it. */
-  async readSlot(index: number): Promise<SlotView> {
-    const buf = Buffer.allocUnsafe(HEARTBEAT_SLOT_SIZE);
+  readSlot(index: number): Promise<SlotView> {
+    return this.readInto(Buffer.allocUnsafe(HEARTBEAT_SLOT_SIZE), index);
+  }
+
+  private async readInto(buf: Buffer, index: number): Promise<SlotView> {
     const issued = now();
     await this.volume.read(buf, slotOffset(index));
     let done = now();
