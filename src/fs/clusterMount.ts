@@ -45,6 +45,8 @@ export interface ClusterMount {
   /** Locks a file for this host (exclusive for writers: another host's open for writing gets EBUSY). */
   lockFile(id: number, mode: LockMode.Exclusive | LockMode.ReadOnly | LockMode.MultiWriter): Promise<void>;
   unlockFile(id: number): Promise<void>;
+  /** Logical offset of an inode's lock header (for LockManager.inspect). */
+  lockOffset(id: number): number;
   /** Checkpoints the journal, gives its block back, frees the heartbeat slot. */
   leave(): Promise<void>;
 }
@@ -146,6 +148,7 @@ export async function mountClustered(volume: LogicalVolume, options: ClusterMoun
   return {
     fs,
     member,
+    lockOffset,
     lockFile: async (id, mode) => void (await member.locks.acquire(lockOffset(id), mode, { waitMs: 0 })),
     unlockFile: (id) => member.locks.release(lockOffset(id)),
     leave: async () => {

@@ -6,6 +6,7 @@ import { Vmfs } from '../fs/vmfs.js';
 import { FsError } from '../util/errors.js';
 import { DiskFolder, RandomAccessFile } from '../vdisk/file.js';
 import { DiskError } from '../vdisk/errors.js';
+import type { Vm } from './vmFiles.js';
 
 class DatastoreFile implements RandomAccessFile {
   constructor(
@@ -99,6 +100,12 @@ export class DatastoreFolder implements DiskFolder {
   async close(): Promise<void> {
     await this.onClose?.();
   }
+}
+
+/** The VM in folder `dir` of the datastore (named as its folder), its sibling VMs beside it. */
+export function datastoreVm(fs: Vmfs, dir: string, name: string): Vm {
+  const parent = dir.replace(/\/+$/, '').replace(/\/[^/]*$/, '');
+  return { folder: new DatastoreFolder(fs, dir), name, sibling: async (n) => new DatastoreFolder(fs, `${parent}/${n}`) };
 }
 
 /**

@@ -1,6 +1,7 @@
 // Whole-file helpers over a VM's folder (a vdisk DiskFolder): read a small
-// file, replace one atomically (write a temporary name, rename over), append
-// to the log. Every name goes through the folder, which confines it.
+// file, replace one atomically (write a temporary name, rename over) or in
+// place (the .vmx, whose inode carries the VM's lock), append to the log.
+// Every name goes through the folder, which confines it.
 import { type DiskFolder, readExact, writeExact } from '../vdisk/file.js';
 import { VmError } from './errors.js';
 
@@ -35,6 +36,25 @@ export async function writeWhole(folder: DiskFolder, name: string, data: Uint8Ar
     await f.close();
   }
   await folder.rename(tmp, name);
+}
+
+/**
+ * Rewrites `name` in place, keeping its inode (and the lock on it): text
+ * shorter than the file is padded with newlines, so the size stays and a
+ * small file changes in one sector write.
+ */
+export async function rewriteText(folder: DiskFolder, name: string, text: string): Promise<void> {
+  const f = await folder.open(name, 'rw');
+  try {
+    const bytes = new TextEncoder().encode(text);
+    const size = await f.size();
+    const padded = new Uint8Array(Math.max(size, bytes.length)).fill(0x0a);
+    padded.set(bytes);
+    await writeExact(f, padded, 0);
+    await f.sync();
+  } finally {
+    await f.close();
+  }
 }
 
 /** Appends to `name`, creating it if needed (the VM's log). */

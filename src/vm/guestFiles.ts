@@ -3,13 +3,13 @@
 import { openDisk } from '../vdisk/virtualDisk.js';
 import { directIo } from './diskDevices.js';
 import { DiskFileSystem } from './diskFileSystem.js';
-import { FileVmLock } from './vmLock.js';
+import { FileVmLock, type VmLock } from './vmLock.js';
 import { diskFolder, loadConfig, type Vm } from './vmFiles.js';
 
-/** Runs `fn` on the VM's guest file system; writing takes the VM's lock (not while it runs). */
-export async function withGuestFs<T>(vm: Vm, write: boolean, fn: (fs: DiskFileSystem) => Promise<T>): Promise<T> {
+/** Runs `fn` on the VM's guest file system; writing takes the VM's lock (not while it runs; default: its lock file). */
+export async function withGuestFs<T>(vm: Vm, write: boolean, fn: (fs: DiskFileSystem) => Promise<T>, vmLock?: VmLock): Promise<T> {
   let config = await loadConfig(vm);
-  const lock = write ? new FileVmLock(vm.folder, vm.name) : null;
+  const lock = write ? (vmLock ?? new FileVmLock(vm.folder, vm.name)) : null;
   await lock?.acquire();
   try {
     config = await loadConfig(vm);

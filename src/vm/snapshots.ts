@@ -103,6 +103,9 @@ export async function deleteSnapshot(vm: Vm, name: string): Promise<boolean> {
   const consolidate = children.length === 1 && !layers.some((l) => parents.get(l) === children[0]) && !layers.includes(s.disk);
   if (consolidate) {
     const child = children[0];
+    // The record goes first: once the merge starts, the layer no longer holds what the snapshot saw
+    // (the child still reads the same, so the current disk and later snapshots stay right throughout).
+    await saveTree(vm, tree);
     await commitDisk(disks, child);
     for (const x of tree.snapshots) if (x.disk === child) x.disk = s.disk;
     if (config.disk === child) await saveConfig(vm, { ...config, disk: s.disk });

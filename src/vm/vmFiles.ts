@@ -4,7 +4,7 @@
 import type { DiskFolder } from '../vdisk/file.js';
 import { VmError } from './errors.js';
 import { LinkedFolder } from './linkedFolder.js';
-import { appendText, readText, writeWhole } from './folderFiles.js';
+import { appendText, readText, rewriteText, writeWhole } from './folderFiles.js';
 import { emptyTree, formatVmsd, parseVmsd, type SnapshotTree } from './vmsd.js';
 import { formatVmx, MAX_CONFIG_BYTES, parseVmx, VM_NAME, type VmConfig } from './vmx.js';
 
@@ -38,9 +38,10 @@ export async function loadConfig(vm: Vm): Promise<VmConfig> {
   return parseVmx(await readText(vm.folder, vmxName(vm), MAX_CONFIG_BYTES), vm.folder.describe(vmxName(vm)));
 }
 
+/** Writes the config: a new VM's whole, an existing one's in place (its inode carries the VM's lock). */
 export async function saveConfig(vm: Vm, c: VmConfig): Promise<void> {
-  const prev = (await vm.folder.exists(vmxName(vm))) ? await readText(vm.folder, vmxName(vm), MAX_CONFIG_BYTES) : undefined;
-  await writeWhole(vm.folder, vmxName(vm), formatVmx(c, prev));
+  if (!(await vm.folder.exists(vmxName(vm)))) return writeWhole(vm.folder, vmxName(vm), formatVmx(c));
+  await rewriteText(vm.folder, vmxName(vm), formatVmx(c, await readText(vm.folder, vmxName(vm), MAX_CONFIG_BYTES)));
 }
 
 export async function loadTree(vm: Vm): Promise<SnapshotTree> {

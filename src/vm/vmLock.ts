@@ -1,17 +1,23 @@
-// Who runs a VM: at most one runner at a time. VmLock is the narrow seam the
-// cluster layer will implement with on-disk locks (held through heartbeats,
-// broken when a host dies); FileVmLock is the single-host version, a lock
-// file in the VM's folder created exclusively and naming its holder.
+// Who runs a VM: at most one runner at a time. VmLock is the narrow seam;
+// ClusterVmLock (clusterVmLock.ts) is the datastore's version, an on-disk
+// lock held through the host's heartbeat. FileVmLock is the version for a VM
+// in a host folder or on a FUSE mount of the datastore: a lock file in the
+// VM's folder created exclusively and naming its holder (one runner per
+// host), plus the .vmx held open for writing while the VM runs, which on a
+// cluster FUSE mount takes the mount's own lock on the .vmx (another host's
+// mount, or a `vm run -d` elsewhere, then gets EBUSY: one runner in all).
 import { hostname } from 'node:os';
-import type { DiskFolder } from '../vdisk/file.js';
+import type { DiskFolder, RandomAccessFile } from '../vdisk/file.js';
 import { VmLockedError } from './errors.js';
 import { readText } from './folderFiles.js';
 
 export interface VmLockHolder {
+  /** A host name (lock file) or a cluster host UUID (on-disk lock). */
   host: string;
-  pid: number;
-  /** ISO time it was taken. */
-  since: string;
+  /** The holding process, when the lock says. */
+  pid?: number;
+  /** ISO time it was taken, when the lock says. */
+  since?: string;
 }
 
 export interface VmLock {
@@ -21,17 +27,23 @@ export interface VmLock {
   release(): Promise<void>;
   /** Who holds it, or null. */
   holder(): Promise<VmLockHolder | null>;
+  /**
+   * Aborted when the lock can no longer be trusted (the host lost its
+   * datastore lease): the runner stops the guest at once and writes nothing.
+   */
+  readonly lost?: AbortSignal;
 }
 
 export const LOCK_FILE = 'vm.lck';
 
 export class FileVmLock implements VmLock {
   private held = false;
+  private vmx: RandomAccessFile | null = null;
 
   constructor(
     private readonly folder: DiskFolder,
     private readonly vmName: string,
-    private readonly me: VmLockHolder = { host: hostname(), pid: process.pid, since: '' },
+    private readonly me: VmLockHolder = { host: hostname(), pid: process.pid },
   ) {}
 
   async acquire(): Promise<void> {
@@ -54,11 +66,23 @@ export class FileVmLock implements VmLock {
       await file.close();
     }
     this.held = true;
+    const vmx = `${this.vmName}.vmx`;
+    try {
+      this.vmx = await this.folder.open(vmx, 'rw');
+    } catch (e) {
+      await this.release();
+      if (/resource busy/i.test((e as Error).message)) {
+        throw new VmLockedError(`VM '${this.vmName}' is in use on another host (${this.folder.describe(vmx)} is open for writing there)`);
+      }
+      throw e;
+    }
   }
 
   async release(): Promise<void> {
     if (!this.held) return;
     this.held = false;
+    await this.vmx?.close();
+    this.vmx = null;
     await this.folder.remove(LOCK_FILE);
   }
 

@@ -1,27 +1,22 @@
 // vmfs vm as a user runs it: a child process on a datastore file, console on
 // stdin/stdout, one-line errors and the documented exit codes.
-import { spawnSync } from 'node:child_process';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, describe, expect, it } from 'vitest';
-import { formatDatastore } from '../../src/fs/datastore.js';
-import { deviceSizeFor } from '../../src/volume/volumeHeader.js';
 import { tempDir } from '../helpers.js';
+import { makeVolume } from '../cluster/clusterHelpers.js';
 import { expectedSortStatus } from '../mips/guest.js';
+import { vmfs as vmfsCli, vmfsBackground } from './vmProcess.js';
 
-const runner = fileURLToPath(new URL('./vmCli.mts', import.meta.url));
 const tmp = tempDir('vmfs-vmcli-');
 afterAll(() => tmp.cleanup());
 
-function vmfs(args: string[], input = ''): { status: number | null; stdout: string; stderr: string } {
-  const r = spawnSync(process.execPath, ['--import', 'tsx', runner, 'vm', ...args], { input, encoding: 'latin1', timeout: 60_000, cwd: fileURLToPath(new URL('../..', import.meta.url)) });
-  return { status: r.status, stdout: r.stdout, stderr: r.stderr };
-}
+const vmfs = (args: string[], input = '') => vmfsCli(['vm', ...args], input);
 
 describe('vmfs vm', async () => {
-  const ds = join(tmp.path, 'ds.vmfs');
-  await (await formatDatastore([ds], { size: deviceSizeFor(1) })).close();
+  // Short cluster timings: writing commands join the datastore as a host.
+  const ds = await makeVolume(tmp.path);
 
   it('creates the samples, runs one with console input, lists and reads its disk', () => {
     const c = vmfs(['create-samples', '-d', ds]);
@@ -45,15 +40,11 @@ describe('vmfs vm', async () => {
     expect(again.status).toBe(7220 & 0xff);
   });
 
-  it('refuses a malformed .vmx and a held VM in one line, with their exit codes', () => {
+  it('refuses a missing VM and bad usage in one line, with their exit codes', () => {
     expect(vmfs(['run', 'nosuch', '-d', ds])).toMatchObject({ status: 1, stderr: "vmfs: no VM 'nosuch' ([datastore] /nosuch/nosuch.vmx does not exist)\n" });
-    // Another host's lock file, as it would have written it.
-    const lock = join(tmp.path, 'vm.lck');
-    writeFileSync(lock, 'host = "esx-b"\npid = "77"\nsince = "2026-01-01T00:00:00.000Z"\n');
-    const put = spawnSync(process.execPath, [join(fileURLToPath(new URL('../..', import.meta.url)), 'bin', 'vmfs'), 'put', '-d', ds, lock, '/sort/vm.lck'], { encoding: 'utf8' });
-    expect(put.status, put.stderr).toBe(0);
-    expect(vmfs(['run', 'sort', '-d', ds])).toMatchObject({ status: 4, stderr: "vmfs: VM 'sort' is in use: held by host esx-b, pid 77, since 2026-01-01T00:00:00.000Z ([datastore] /sort/vm.lck)\n" });
     expect(vmfs(['run', 'matmult', '--snapshot-at', '10', '-d', ds]).status).toBe(2);
+    expect(vmfs(['run', 'matmult', '--host-uuid', 'esx-b', '-d', ds])).toMatchObject({ status: 2, stderr: 'vmfs: --host-uuid esx-b: not a VMFS UUID (xxxxxxxx-xxxxxxxx-xxxx-xxxxxxxxxxxx)\n' });
+    expect(vmfs(['ha', '--watch'])).toMatchObject({ status: 2, stderr: 'vmfs: vm ha needs the datastore (-d EXTENTS): it watches its cluster hosts\n' });
   });
 });
 
@@ -81,19 +72,15 @@ describe('two runs of one VM', () => {
   it('while one process runs the VM, a second is refused with the holder named, exit 4', async () => {
     const dir = join(tmp.path, 'vms', 'busy');
     expect(vmfs(['create', dir, '--sample', 'shell']).status).toBe(0);
-    const { spawn } = await import('node:child_process');
-    const first = spawn(process.execPath, ['--import', 'tsx', runner, 'vm', 'run', dir], { cwd: fileURLToPath(new URL('../..', import.meta.url)) });
-    let out = '';
-    first.stdout.on('data', (d: Buffer) => (out += d.toString()));
+    const first = vmfsBackground(['vm', 'run', dir]);
     // The shell's prompt: the first run holds the lock and waits for input.
-    for (let i = 0; i < 300 && !out.includes('--> '); i++) await new Promise((r) => setTimeout(r, 50));
-    expect(out).toBe('--> ');
+    await first.waitFor(/--> /);
+    expect(first.stdout()).toBe('--> ');
     const second = vmfs(['run', dir], 'exit\n');
     expect(second.status).toBe(4);
-    expect(second.stderr).toMatch(new RegExp(`^vmfs: VM 'busy' is in use: held by host [^,]+, pid ${first.pid}, since `));
-    const done = new Promise<number | null>((r) => first.on('exit', (code) => r(code)));
-    first.stdin.end('exit\n');
-    expect(await done).toBe(0);
+    expect(second.stderr).toMatch(new RegExp(`^vmfs: VM 'busy' is in use: held by host [^,]+, pid ${first.child.pid}, since `));
+    first.child.stdin!.end('exit\n');
+    expect((await first.exited).code).toBe(0);
     expect(vmfs(['run', dir], 'exit\n').status).toBe(0);
   });
 });
