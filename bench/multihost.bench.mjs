@@ -1,24 +1,26 @@
-// Several hosts creating files in one shared directory at once (cluster
-// mounts through the library, one process each): the aggregate create rate
-// with 1, 2 and 4 hosts, against one host in the same run.
+// Several hosts creating files at once (cluster mounts through the library,
+// one process each), in one shared directory and each in a directory of its
+// own: the aggregate create rate with 1, 2 and 4 hosts, against one host in
+// the same run.
 import { spawn } from 'node:child_process';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 
-export const title = 'Several hosts: creates in one shared directory';
+export const title = 'Several hosts: creates in one shared directory and in their own';
 
-const PER_HOST = 1500;
+const PER_HOST = 800;
 
-async function round(root, workdir, hosts) {
+async function round(root, workdir, hosts, shared) {
   const { formatDatastore } = await import(join(root, 'dist', 'fs', 'datastore.js'));
-  const path = join(workdir, `h${hosts}.vmfs`);
+  const tag = `${shared ? 's' : 'o'}${hosts}`;
+  const path = join(workdir, `h${tag}.vmfs`);
   const fs = await formatDatastore([path], { size: 2 ** 30 });
-  await fs.mkdir('/shared');
   await fs.close();
-  const go = join(workdir, `go${hosts}`);
+  const go = join(workdir, `go${tag}`);
   const procs = Array.from({ length: hosts }, (_, k) => {
-    const child = spawn(process.execPath, [join(root, 'bench', 'multihostWorker.mjs'), path, `6b00${k}000-00000001-0001-00000000000${k}`, `h${k}`, String(PER_HOST), go], { stdio: ['ignore', 'pipe', 'inherit'] });
+    const dir = shared ? '/shared' : `/own-${k}`;
+    const child = spawn(process.execPath, [join(root, 'bench', 'multihostWorker.mjs'), path, `6b00${k}000-00000001-0001-00000000000${k}`, `h${k}`, String(PER_HOST), go, dir], { stdio: ['ignore', 'pipe', 'inherit'] });
     const lines = [];
     createInterface({ input: child.stdout }).on('line', (l) => lines.push(l));
     return { child, lines, exited: new Promise((r) => child.on('exit', r)) };
@@ -32,17 +34,24 @@ async function round(root, workdir, hosts) {
 }
 
 export async function run({ workdir, root, log }) {
-  const rates = {};
-  for (const n of [1, 2, 4]) {
-    rates[n] = await round(root, workdir, n);
-    log(`${n} host(s): ${rates[n].toFixed(0)} creates/s together`);
+  const rows = [];
+  for (const shared of [true, false]) {
+    const where = shared ? 'in one shared directory' : 'each in its own directory';
+    const rates = {};
+    for (const n of [1, 2, 4]) {
+      rates[n] = await round(root, workdir, n, shared);
+      log(`${n} host(s) ${where}: ${rates[n].toFixed(0)} creates/s together`);
+    }
+    for (const n of [1, 2, 4]) {
+      rows.push({
+        name: `${n} host${n > 1 ? 's' : ''} creating ${where} (together)`,
+        value: rates[n],
+        unit: 'files/s',
+        baseline: rates[1],
+        baselineName: 'one host',
+        target: n === 4 && shared ? '>= 200%' : undefined,
+      });
+    }
   }
-  return [1, 2, 4].map((n) => ({
-    name: `${n} host${n > 1 ? 's' : ''} creating in one shared directory (together)`,
-    value: rates[n],
-    unit: 'files/s',
-    baseline: rates[1],
-    baselineName: 'one host',
-    target: n === 4 ? '>= 200%' : undefined,
-  }));
+  return rows;
 }

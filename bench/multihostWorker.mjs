@@ -1,17 +1,20 @@
 // One host of the multi-host benchmark: mounts in cluster mode, creates
-// COUNT files in /shared, reports the time, leaves.
+// COUNT files in DIR (created if missing), reports the time, leaves.
 import { FileDevice } from '../dist/device/fileDevice.js';
 import { mountClustered } from '../dist/fs/clusterMount.js';
 import { LogicalVolume } from '../dist/volume/logicalVolume.js';
 
-const [path, uuid, name, count, goFile] = process.argv.slice(2);
+const [path, uuid, name, count, goFile, dir] = process.argv.slice(2);
 const { existsSync } = await import('node:fs');
-const volume = await LogicalVolume.open([FileDevice.open(path)]);
+const volume = await LogicalVolume.open([FileDevice.open(path)], { shared: true });
 const mount = await mountClustered(volume, { hostUuid: uuid });
+await mount.fs.mkdir(dir).catch((e) => {
+  if (e.code !== 'EEXIST') throw e;
+});
 process.stdout.write('ready\n');
 while (!existsSync(goFile)) await new Promise((r) => setTimeout(r, 5));
 const t = process.hrtime.bigint();
-for (let i = 0; i < Number(count); i++) await mount.fs.create(`/shared/${name}-${i}`);
+for (let i = 0; i < Number(count); i++) await mount.fs.create(`${dir}/${name}-${i}`);
 const s = Number(process.hrtime.bigint() - t) / 1e9;
 process.stdout.write(`${s}\n`);
 await mount.leave();

@@ -1,21 +1,17 @@
 // Growing datastores: adding extents and growing the last one, with every
 // byte and both checkers after each step, crash points, and refusals.
 import { spawnSync } from 'node:child_process';
-import { copyFileSync, mkdirSync, readFileSync, statSync, truncateSync } from 'node:fs';
+import { chmodSync, copyFileSync, mkdirSync, readFileSync, statSync, truncateSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { formatDatastore, openDatastore } from '../src/fs/datastore.js';
 import { Vmfs } from '../src/fs/vmfs.js';
 import { SEGMENT_SIZE, deviceSizeFor } from '../src/volume/volumeHeader.js';
+import { fsckClean } from './grow.hosts.js';
 import { MiB, ROOT_DIR, expectClean, pattern, readAll, runVmfs, tempDir } from './helpers.js';
 
 const tmp = tempDir('vmfs-grow-');
 afterAll(() => tmp.cleanup());
-
-function fsckClean(extents: string[]): void {
-  const out = spawnSync('fsck.vmfs', extents, { encoding: 'utf8' }).stdout;
-  for (const counter of ['Unallocated blocks', 'Lost blocks', 'Undefined inodes', 'Orphaned inodes', 'Directory errors']) expect(out, out).toMatch(new RegExp(`${counter}\\s*: 0`));
-}
 
 async function verify(extents: string[], files: Map<string, Buffer>): Promise<Vmfs> {
   const fs = await openDatastore(extents, { readOnly: true });
@@ -193,7 +189,37 @@ describe('growing a datastore', () => {
       expect(r.stderr, args.join(' ')).toMatch(re);
       expect(r.code, args.join(' ')).toBe(code);
     }
+    // A file the user may not read (run as nobody, who may write the datastore).
+    const locked = join(dir, 'locked');
+    writeFileSync(locked, '');
+    truncateSync(locked, deviceSizeFor(1));
+    chmodSync(locked, 0);
+    chmodSync(tmp.path, 0o755);
+    chmodSync(dir, 0o777);
+    chmodSync(extents[0], 0o666);
+    const asNobody = spawnSync('setpriv', ['--reuid=65534', '--regid=65534', '--clear-groups', process.execPath, join(ROOT_DIR, 'bin', 'vmfs'), 'extend', '-d', extents[0], '--add', locked], {
+      encoding: 'utf8',
+    });
+    expect(asNobody.stderr).toBe(`vmfs: ${locked}: Permission denied\n`);
+    expect(asNobody.status).toBe(3);
     expect(snapshot().equals(before)).toBe(true);
+  });
+
+  it('refuses to grow a datastore given without one of its extents', async () => {
+    const dir = join(tmp.path, 'missing');
+    mkdirSync(dir);
+    const extents = [join(dir, 'e0'), join(dir, 'e1')];
+    (await formatDatastore(extents, { size: deviceSizeFor(1) })).close();
+    const before = extents.map((p) => readFileSync(p).subarray(0x100000, 0x1100000));
+    for (const args of [
+      ['extend', '-d', extents[0], '--add', join(dir, 'e2'), '--size', String(deviceSizeFor(1))],
+      ['grow', '-d', extents[0]],
+    ]) {
+      const r = runVmfs(args);
+      expect(r.stderr, args[0]).toMatch(/^vmfs: missing extent: the volume \S+ has 2 extents, 1 given; nothing holds segments 1-1\n$/);
+      expect(r.code, args[0]).toBe(3);
+    }
+    expect(extents.map((p) => readFileSync(p).subarray(0x100000, 0x1100000)).every((b, i) => b.equals(before[i]))).toBe(true);
   });
 
   it('refuses a 33rd extent', async () => {

@@ -45,13 +45,13 @@ export function registerVolumeCommands(program: Command): void {
     .option('-f, --force', 'add a device even if it holds a VMFS extent already')
     .action(async (opts) => {
       const r = await extendDatastore(extentList(opts.datastore), opts.add, { size: opts.size === undefined ? undefined : sizeArgument(opts.size, '--size'), force: !!opts.force });
-      process.stdout.write(`extended: ${formatSize(r.oldSize)} -> ${formatSize(r.newSize)} (+${r.addedSegments} segments on ${opts.add})\n`);
+      process.stdout.write(`extended: ${formatSize(r.oldSize)} -> ${formatSize(r.newSize)} (+${r.addedSegments} segments on ${opts.add})${online(r.hosts)}\n`);
     });
 
   addDatastoreOption(program.command('grow').description('grow the datastore into the room its last extent gained (crash-safe)'))
     .action(async (opts) => {
       const r = await growLastExtent(extentList(opts.datastore));
-      process.stdout.write(`grown: ${formatSize(r.oldSize)} -> ${formatSize(r.newSize)} (+${r.addedSegments} segments)\n`);
+      process.stdout.write(`grown: ${formatSize(r.oldSize)} -> ${formatSize(r.newSize)} (+${r.addedSegments} segments)${online(r.hosts)}\n`);
     });
 
   addDatastoreOption(program.command('info').description('show the datastore: label, UUID, capacity, extents'))
@@ -92,6 +92,11 @@ export function registerVolumeCommands(program: Command): void {
         process.stdout.write(`${formatSize(size).padStart(10)} ${formatSize(size - free).padStart(10)} ${formatSize(free).padStart(10)} ${String(pct).padStart(3)}%  ${String(s.totalInodes).padStart(6)} ${String(s.freeInodes).padStart(6)}\n`);
       });
     });
+}
+
+/** How a growth ran, when other hosts were using the datastore. */
+function online(hosts: number): string {
+  return hosts === 0 ? '' : `, online (${hosts} other host${hosts === 1 ? '' : 's'} on the datastore)`;
 }
 
 export function describe(fs: Vmfs) {

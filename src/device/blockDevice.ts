@@ -13,6 +13,14 @@ export interface BlockDevice {
   flush(): Promise<void>;
   /** Sets the size, for backends that can (a regular file): mkfs and extend use it. */
   setSize?(size: number): Promise<void>;
+  /**
+   * Bounds how late a write may land: one not acknowledged within `ms` of the
+   * call fails, and the backend makes sure it never reaches the disk later (a
+   * network backend resets its connection, dropping what its kernel still
+   * queues). Cluster hosts set their fencing margin (ioTimeout). A local
+   * file needs none: its writes are done when the call returns.
+   */
+  boundWriteLatency?(ms: number): void;
   /** Re-reads the size (an extent's file or device may grow while open). */
   refreshSize(): Promise<number>;
   close(): Promise<void>;

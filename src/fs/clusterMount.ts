@@ -21,6 +21,7 @@ import { MetaWrite } from './transaction.js';
 import { fsInfoStruct, FS_INFO_OFFSET } from './fsInfo.js';
 import { SYSTEM_FILES } from './systemFiles.js';
 import { Coordinator, Vmfs } from './vmfs.js';
+import { recoverHostGrowth } from './grow.js';
 
 /** The volume-wide metadata generation: odd while a host is applying a commit. */
 export const METADATA_GENERATION_OFFSET = 0x200400;
@@ -37,6 +38,11 @@ const VH_ID = SYSTEM_FILES.find((f) => f.name === '.vh.sf')!.id;
 
 export interface ClusterMountOptions {
   hostUuid: string;
+  /**
+   * false: take no journal block (a host that only grows the datastore, which
+   * may be full); such a host refuses ordinary metadata changes.
+   */
+  journal?: boolean;
 }
 
 export interface ClusterMount {
@@ -63,11 +69,13 @@ async function writeGeneration(volume: VolumeIO, g: GenerationSector): Promise<v
 
 export async function mountClustered(volume: LogicalVolume, options: ClusterMountOptions): Promise<ClusterMount> {
   const config = await readClusterConfig(volume);
+  for (const e of volume.extents) e.device.boundWriteLatency?.(config.ioTimeoutMs); // no write of ours lands after our lease (NBD)
   const infoBuf = Buffer.alloc(512);
   await volume.read(infoBuf, FS_INFO_OFFSET);
   const blockSize = fsInfoStruct.decode(infoBuf).blockSize;
   if (config.journalBytes > blockSize) throw new VolumeError(`journal of ${config.journalBytes} bytes does not fit one ${blockSize}-byte block`);
   let journal: Journal | null = null;
+  let self: ClusterMember<LogicalVolume> | undefined; // the replay may run inside joinCluster, before it returns
   const member = await joinCluster(volume, {
     uuid: options.hostUuid,
     config,
@@ -80,13 +88,17 @@ export async function mountClustered(volume: LogicalVolume, options: ClusterMoun
       const g = await readGeneration(guarded);
       if (g.generation % 2 === 0 || g.slotOffset !== dead.slotOffset || g.hostGeneration !== dead.generation) return;
       if (dead.journalBlock !== 0) await replayJournal(guarded, journalRegionOf(dead, blockSize, config.journalBytes), { tag: g.generation });
+      // It may have died growing the datastore: finish or undo that too.
+      await recoverHostGrowth(volume, dead.uuid, { assertCanWrite: () => self?.host.assertCanWrite() });
       const next = g.generation + 1;
       await writeChangeRecord(guarded, { generation: next, flags: ChangeFlag.All | ChangeFlag.Geometry, changes: [] });
       await writeGeneration(guarded, { ...g, generation: next });
     },
     beforeRelease: async () => journal?.checkpoint(),
   });
+  self = member;
   const guarded = member.volume;
+  const withJournal = options.journal !== false;
   const apply = async (writes: MetaWrite[], tag: number) => {
     if (journal) await journal.commit(writes, tag);
     else for (const w of writes) await guarded.write(w.data, w.offset); // before this host has a journal, and while it gives it back
@@ -96,6 +108,7 @@ export async function mountClustered(volume: LogicalVolume, options: ClusterMoun
     exclusive: (fn) => member.reservation.run(fn),
     generation: async () => (await readGeneration(guarded)).generation,
     commit: async (writes, changes, from) => {
+      if (!journal && !withJournal) throw new VolumeError('this host joined without a journal: it only grows the datastore');
       await mark(from + 1);
       await apply(writes, from + 1);
       await writeChangeRecord(guarded, { generation: from + 2, flags: 0, changes });
@@ -115,16 +128,17 @@ export async function mountClustered(volume: LogicalVolume, options: ClusterMoun
     },
     changeAll: async (fn, from) => {
       await mark(from + 1);
-      const result = await fn();
-      await writeChangeRecord(guarded, { generation: from + 2, flags: ChangeFlag.All | ChangeFlag.Geometry, changes: [] });
-      await mark(from + 2);
-      return { result, generation: from + 2 };
+      // Closed even when fn fails (it leaves the old geometry or the new one): other hosts wait on an odd generation.
+      try {
+        return { result: await fn(), generation: from + 2 };
+      } finally {
+        await writeChangeRecord(guarded, { generation: from + 2, flags: ChangeFlag.All | ChangeFlag.Geometry, changes: [] });
+        await mark(from + 2);
+      }
     },
   };
-  let fs: Vmfs;
-  try {
-    fs = await Vmfs.open(guarded, { coordinator });
-    // This host's journal: one file block that .vh.sf owns (so both checkers see it used).
+  // This host's journal: one file block that .vh.sf owns (so both checkers see it used).
+  const takeJournal = async (fs: Vmfs) => {
     const block = await fs.transact(async (tx) => {
       const [at] = fs.fbb.allocate(tx, 1);
       const number = at.entry * fs.fbb.layout.geometry.itemsPerEntry + at.item;
@@ -136,10 +150,29 @@ export async function mountClustered(volume: LogicalVolume, options: ClusterMoun
       vh.size = (slot + 1) * blockSize;
       return number;
     });
-    const region = { offset: block * blockSize, length: config.journalBytes };
-    const j = await Journal.format(guarded, region);
-    journal = j;
+    journal = await Journal.format(guarded, { offset: block * blockSize, length: config.journalBytes });
     await member.host.setJournalBlock(block);
+  };
+  // Giving it back is written in place: the journal is what goes away.
+  const giveBackJournal = async (fs: Vmfs, j: Journal) => {
+    await j.checkpoint();
+    const block = j.region.offset / blockSize;
+    journal = null;
+    await fs.transact(async (tx) => {
+      const vh = await fs.editInode(tx, VH_ID);
+      const slot = vh.blocks.findIndex((b) => b !== 0 && fileBlockNumber(b) === block);
+      if (slot < 0) return;
+      vh.blocks[slot] = 0;
+      vh.blockCount -= 1;
+      while (vh.size > 0 && vh.blocks[Math.ceil(vh.size / blockSize) - 1] === 0) vh.size -= blockSize;
+      const ipe = fs.fbb.layout.geometry.itemsPerEntry;
+      fs.fbb.free(tx, { entry: Math.floor(block / ipe), item: block % ipe });
+    });
+  };
+  let fs: Vmfs;
+  try {
+    fs = await Vmfs.open(guarded, { coordinator });
+    if (withJournal) await takeJournal(fs);
   } catch (e) {
     await member.host.leave().catch(() => undefined);
     throw e;
@@ -153,23 +186,9 @@ export async function mountClustered(volume: LogicalVolume, options: ClusterMoun
     unlockFile: (id) => member.locks.release(lockOffset(id)),
     leave: async () => {
       for (const res of [fs.fbb, fs.fdc, fs.pbc, fs.sbc]) for (const entry of res.heldEntries()) await member.locks.release(res.entryLogical(entry));
-      await journal!.checkpoint();
-      // Give the journal block back (in place: the journal is what goes away).
-      const block = journal!.region.offset / blockSize;
-      journal = null;
-      await fs.transact(async (tx) => {
-        const vh = await fs.editInode(tx, VH_ID);
-        const slot = vh.blocks.findIndex((b) => b !== 0 && fileBlockNumber(b) === block);
-        if (slot < 0) return;
-        vh.blocks[slot] = 0;
-        vh.blockCount -= 1;
-        while (vh.size > 0 && vh.blocks[Math.ceil(vh.size / blockSize) - 1] === 0) vh.size -= blockSize;
-        const ipe = fs.fbb.layout.geometry.itemsPerEntry;
-        fs.fbb.free(tx, { entry: Math.floor(block / ipe), item: block % ipe });
-      });
+      if (journal) await giveBackJournal(fs, journal);
       await fs.sync();
       await member.host.leave();
     },
   };
 }
-

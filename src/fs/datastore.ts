@@ -2,10 +2,12 @@
 import { BlockDevice } from '../device/blockDevice.js';
 import { openDevice } from '../device/openDevice.js';
 import { VolumeError } from '../util/errors.js';
-import { LogicalVolume } from '../volume/logicalVolume.js';
+import { surveyHosts } from '../cluster/survey.js';
+import { newUuid } from '../util/uuid.js';
+import { LogicalVolume, readSegmentZero } from '../volume/logicalVolume.js';
 import { VOLUME_HEADER_OFFSET, VOLUME_MAGIC, deviceSizeFor, segmentsFor } from '../volume/volumeHeader.js';
 import { ClusterMount, mountClustered } from './clusterMount.js';
-import { GrowResult, growDatastore } from './grow.js';
+import { GrowResult, applyGrowth, checkGrowth } from './grow.js';
 import { MkfsOptions, mkfs } from './mkfs.js';
 import { OpenOptions, Vmfs } from './vmfs.js';
 
@@ -20,12 +22,15 @@ export async function openDatastore(extents: string[], options: OpenOptions = {}
   }
 }
 
-/** Opens the datastore as one cluster host among several (see clusterMount.ts). */
-export async function mountClusteredDatastore(extents: string[], hostUuid: string): Promise<ClusterMount & { volume: LogicalVolume }> {
+/**
+ * Opens the datastore as one cluster host among several (see clusterMount.ts).
+ * An extend/grow under way elsewhere is waited for, never touched.
+ */
+export async function mountClusteredDatastore(extents: string[], hostUuid: string, options: { journal?: boolean } = {}): Promise<ClusterMount & { volume: LogicalVolume }> {
   const devices = await openAll(extents, {});
   try {
-    const volume = await LogicalVolume.open(devices);
-    return { ...(await mountClustered(volume, { hostUuid })), volume };
+    const volume = await LogicalVolume.open(devices, { shared: true });
+    return { ...(await mountClustered(volume, { hostUuid, ...options })), volume };
   } catch (e) {
     for (const d of devices) await d.close();
     throw e;
@@ -80,36 +85,76 @@ async function openAll(names: string[], options: { readOnly?: boolean; create?: 
 
 /**
  * Adds `newExtent` (created or extended to `size` if given) to the datastore.
- * Refuses a device that already holds a VMFS extent unless `force`.
+ * Refuses a device that already holds a VMFS extent unless `force`. Works
+ * while other hosts use the datastore (see runGrowth).
  */
-export async function extendDatastore(extents: string[], newExtent: string, options: { size?: number; force?: boolean } = {}): Promise<GrowResult> {
+export async function extendDatastore(extents: string[], newExtent: string, options: { size?: number; force?: boolean } = {}): Promise<DatastoreGrowth> {
   if (extents.includes(newExtent)) throw new VolumeError(`${newExtent}: already an extent of this datastore`);
   if (options.size !== undefined && segmentsFor(options.size) < 1) throw new VolumeError(`size ${options.size} is too small for an extent (at least ${deviceSizeFor(1)} bytes)`);
-  const fs = await openDatastore(extents);
-  let added: BlockDevice | null = null;
+  const added = await openDevice(newExtent, { create: options.size !== undefined });
   try {
-    added = await openDevice(newExtent, { create: options.size !== undefined });
     if (!options.force && (await hasVolumeHeader(added))) throw new VolumeError(`${newExtent}: already holds a VMFS extent (use --force to add it anyway)`);
     if (options.size !== undefined && added.size < options.size) {
       if (!added.setSize) throw new VolumeError(`${newExtent}: cannot be resized`);
       await added.setSize(options.size);
     }
     if (segmentsFor(added.size) < 1) throw new VolumeError(`${newExtent}: too small for an extent (${added.size} bytes; at least ${deviceSizeFor(1)} needed; give --size)`);
-    return await growDatastore(fs, { add: added });
-  } catch (e) {
-    await added?.close();
-    await fs.close().catch(() => undefined);
-    throw e;
+    return await runGrowth(extents, added);
+  } finally {
+    await added.close();
   }
 }
 
-/** Grows the volume into the room its last extent's file or device gained. */
-export async function growLastExtent(extents: string[]): Promise<GrowResult> {
-  const fs = await openDatastore(extents);
+/** Grows the volume into the room its last extent's file or device gained. Works while other hosts use the datastore. */
+export async function growLastExtent(extents: string[]): Promise<DatastoreGrowth> {
+  return runGrowth(extents);
+}
+
+export interface DatastoreGrowth extends GrowResult {
+  /** Hosts that were using the datastore (the growth then ran as one more). */
+  hosts: number;
+}
+
+/**
+ * Runs one growth. With no host on the datastore, alone (an interrupted
+ * growth is finished or undone on opening). With hosts on it (any heartbeat
+ * slot in use), as one more cluster host: every host takes in the new
+ * geometry through `changeGeometry`, the intent log names this host (its
+ * takeover finishes or undoes the change), and every device write is fenced.
+ */
+async function runGrowth(extents: string[], add?: BlockDevice): Promise<DatastoreGrowth> {
+  const hosts = await hostsPresent(extents);
+  if (hosts === 0) {
+    const fs = await openDatastore(extents);
+    try {
+      return { ...(await applyGrowth(fs, { add })), hosts };
+    } finally {
+      await fs.close();
+    }
+  }
+  const mount = await mountClusteredDatastore(extents, newUuid(), { journal: false }); // a full datastore can grow too
   try {
-    return await growDatastore(fs);
-  } catch (e) {
-    await fs.close().catch(() => undefined);
-    throw e;
+    await checkGrowth(mount.volume, { add });
+    return { ...(await mount.fs.changeGeometry(() => applyGrowth(mount.fs, { add, host: mount.member.host }))), hosts };
+  } finally {
+    await mount.leave().catch(() => undefined);
+    await mount.volume.close();
+  }
+}
+
+/** How many heartbeat slots are in use (live hosts, and dead ones nobody took over yet). */
+async function hostsPresent(extents: string[]): Promise<number> {
+  const devices = await openAll(extents, { readOnly: true });
+  try {
+    const io = {
+      read: (buf: Uint8Array, offset: number) => readSegmentZero(devices, buf, offset),
+      write: () => Promise.reject(new VolumeError('read-only look at the heartbeat slots')),
+      flush: () => Promise.resolve(),
+    };
+    return (await surveyHosts(io, 0)).length;
+  } catch {
+    return 0; // not a datastore as given: opening it says what is wrong
+  } finally {
+    for (const d of devices) await d.close();
   }
 }

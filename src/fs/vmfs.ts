@@ -395,10 +395,16 @@ export class Vmfs {
       }
       const coordinator = this.coordinator;
       for (let spins = 0; ; spins++) {
-        const outcome = await coordinator.exclusive(async () => {
-          if (!(await this.revalidate(true))) return RETRY;
-          return coordinator.changeAll(fn, this.cachedGeneration);
-        });
+        let outcome;
+        try {
+          outcome = await coordinator.exclusive(async () => {
+            if (!(await this.revalidate(true))) return RETRY;
+            return coordinator.changeAll(fn, this.cachedGeneration);
+          });
+        } catch (e) {
+          this.cachedGeneration = -1; // whatever fn left: trust nothing cached
+          throw e;
+        }
         if (outcome !== RETRY) {
           const { result, generation } = outcome as { result: T; generation: number };
           await this.forgetAll(true);

@@ -1,7 +1,7 @@
 // One host of a multi-host test, as its own process: mounts the datastore in
 // cluster mode and works in a shared directory and in files of its own,
 // reporting each finished (and synced) step as a JSON line on stdout.
-import { FileDevice } from '../../src/device/fileDevice.js';
+import { openDevice } from '../../src/device/openDevice.js';
 import { mountClustered } from '../../src/fs/clusterMount.js';
 import { FsError } from '../../src/util/errors.js';
 import { LogicalVolume } from '../../src/volume/logicalVolume.js';
@@ -11,7 +11,7 @@ const [path, uuid, name, countText] = process.argv.slice(2);
 const count = Number(countText);
 const say = (event: string, more: Record<string, unknown> = {}) => process.stdout.write(JSON.stringify({ event, ...more }) + '\n');
 
-const volume = await LogicalVolume.open([FileDevice.open(path)]);
+const volume = await LogicalVolume.open([await openDevice(path)], { shared: true });
 const mount = await mountClustered(volume, { hostUuid: uuid });
 const fs = mount.fs;
 say('mounted', { slot: mount.member.host.slot });
