@@ -1,15 +1,26 @@
 // The corruption generator: a small datastore with a known tree, and one
 // function per class of damage that breaks a copy of it the way a crash, a
-// failing disk or a bug would, writing raw bytes below the file system.
+// failing disk or a bug would, writing raw bytes below the file system. The
+// cluster classes run a real host (mountClustered) in this process and kill
+// it: from a chosen write on, nothing it writes reaches the extents, as when
+// its process is killed with SIGKILL.
 import { createHash } from 'node:crypto';
+import { CLUSTER_CONFIG_OFFSET } from '../src/cluster/clusterConfig.js';
+import { JOURNAL_RECORD_MAGIC } from '../src/cluster/journal.js';
+import { LockMode, lockHeaderStruct } from '../src/cluster/lockHeader.js';
+import { slotOffset } from '../src/cluster/heartbeat.js';
+import { BlockDevice } from '../src/device/blockDevice.js';
 import { MemoryDevice } from '../src/device/memoryDevice.js';
-import { inodeAddress } from '../src/fs/blockId.js';
+import { ClusterMount, mountClustered } from '../src/fs/clusterMount.js';
+import { fileBlockId, inodeAddress } from '../src/fs/blockId.js';
+import { Zla } from '../src/fs/inode.js';
 import { DIR_ENTRY_SIZE } from '../src/fs/directory.js';
 import { mapForRead } from '../src/fs/fileMap.js';
 import { mkfs } from '../src/fs/mkfs.js';
 import { Vmfs } from '../src/fs/vmfs.js';
 import { LogicalVolume } from '../src/volume/logicalVolume.js';
 import { deviceSizeFor } from '../src/volume/volumeHeader.js';
+import { TEST_PARAMS } from './cluster/clusterHelpers.js';
 import { MiB, pattern, readAll } from './helpers.js';
 
 export const TREE: Record<string, number> = {
@@ -24,7 +35,7 @@ export const TREE: Record<string, number> = {
 
 export async function buildImage(): Promise<{ devices: MemoryDevice[]; sums: Map<string, string> }> {
   const devices = [new MemoryDevice('ext0', deviceSizeFor(1)), new MemoryDevice('ext1', deviceSizeFor(1))];
-  const fs = await mkfs(devices);
+  const fs = await mkfs(devices, { cluster: TEST_PARAMS }); // short leases: fsck watches a dead host for 1.5 s
   await fs.mkdir('/dir');
   await fs.mkdir('/dir/sub');
   await fs.mkdir('/dir/sub/deeper');
@@ -61,8 +72,62 @@ export interface Damage {
   lost?: string[];
   /** Where a file moves to in the repair (orphans go to lost+found). */
   moved?: (fs: Vmfs) => Promise<Map<string, string>>;
-  apply(fs: Vmfs, raw: LogicalVolume): Promise<void>;
+  /** Files that must be there after the repair, with their bytes (a replayed commit made them). */
+  made?: Record<string, Buffer>;
+  /** The extent (index) the damage takes away: -y is given a new empty device to recreate it on. */
+  dropsExtent?: number;
+  /** Text -n must say about the problem (a host UUID, a path). */
+  says?: RegExp;
+  apply(fs: Vmfs, raw: LogicalVolume, devices: MemoryDevice[]): Promise<void>;
 }
+
+/** The extent as a killed host sees it: writes land until the host dies, then none does. */
+class Killable implements BlockDevice {
+  readonly readOnly = false;
+  constructor(
+    private readonly inner: MemoryDevice,
+    private readonly host: { dead: boolean; dieAfter: ((buf: Uint8Array) => boolean) | null },
+  ) {}
+  get name() {
+    return this.inner.name;
+  }
+  get size() {
+    return this.inner.size;
+  }
+  read(buf: Uint8Array, offset: number) {
+    return this.inner.read(buf, offset);
+  }
+  async write(buf: Uint8Array, offset: number) {
+    if (this.host.dead) return;
+    await this.inner.write(buf, offset);
+    if (this.host.dieAfter?.(buf)) this.host.dead = true;
+  }
+  async flush() {}
+  async refreshSize() {
+    return this.inner.size;
+  }
+  async close() {}
+}
+
+export const DEAD_HOST = '5f0c2a11-6d3e4b5a-7c8d-9e0f1a2b3c4d';
+
+/**
+ * Mounts the datastore as cluster host DEAD_HOST, runs `work`, and kills the
+ * host: at once when `work` returns, or right after the write `dieAfter`
+ * picks (armed by `work` through `arm`).
+ */
+async function killedHost(devices: MemoryDevice[], work: (mount: ClusterMount, arm: (dieAfter: (buf: Uint8Array) => boolean) => void) => Promise<void>): Promise<void> {
+  const host = { dead: false, dieAfter: null as ((buf: Uint8Array) => boolean) | null };
+  const mount = await mountClustered(await LogicalVolume.open(devices.map((d) => new Killable(d, host))), { hostUuid: DEAD_HOST });
+  try {
+    await work(mount, (dieAfter) => (host.dieAfter = dieAfter));
+  } finally {
+    host.dead = true;
+    await mount.member.host.leave().catch(() => undefined); // stops its timers; nothing it writes lands
+  }
+}
+
+const isJournalRecord = (buf: Uint8Array) => buf.length >= 512 && Buffer.from(buf.buffer, buf.byteOffset, 4).readUInt32LE(0) === JOURNAL_RECORD_MAGIC;
 
 async function inodeOffset(fs: Vmfs, path: string): Promise<number> {
   const id = await fs.resolve(null, path, false);
@@ -183,5 +248,67 @@ export const DAMAGES: Damage[] = [
     codes: ['block-past-size'],
     apply: async (fs, raw) => patch(raw, (await inodeOffset(fs, '/dir/a')) + 0x214, (b) => b.writeUInt32LE(MiB)),
     lost: ['/dir/a'],
+  },
+  {
+    name: 'stale heartbeat (a host killed while mounted)',
+    codes: ['stale-heartbeat'],
+    says: new RegExp(DEAD_HOST),
+    apply: async (_fs, _raw, devices) => killedHost(devices, async () => undefined),
+  },
+  {
+    name: 'stale lock (held by hosts that are gone)',
+    codes: ['stale-lock'],
+    says: /inode 0x[0-9a-f]+: exclusive lock of host .*heartbeat slot 12 is free/,
+    apply: async (fs, raw) => {
+      // An exclusive lock on /dir/a by an incarnation whose slot is free, and a shared lock on a
+      // bitmap entry naming one holder that is no heartbeat slot at all.
+      const at = await inodeOffset(fs, '/dir/a');
+      await patch(raw, at, (b) => lockHeaderStruct.encodeInto({ ...lockHeaderStruct.decode(b), mode: LockMode.Exclusive, hbPos: slotOffset(12), hbSeq: 7, hbUuid: DEAD_HOST, objSeq: 3 }, b), 512);
+      const holders = Buffer.alloc(128);
+      holders.writeBigUInt64LE(0x1234n, 0);
+      holders.writeBigUInt64LE(1n, 8);
+      await patch(raw, fs.sbc.entryLogical(0), (b) => lockHeaderStruct.encodeInto({ ...lockHeaderStruct.decode(b), mode: LockMode.ReadOnly, numHolders: 1, holders }, b), 512);
+    },
+  },
+  {
+    name: 'half-written journal (a host killed after its commit record, before the writes in place)',
+    codes: ['journal-replay'],
+    says: new RegExp(`${DEAD_HOST} died in the middle of a commit`),
+    made: { '/journaled': pattern(150_000, 99) },
+    apply: async (_fs, _raw, devices) =>
+      killedHost(devices, async (mount, arm) => {
+        const id = await mount.fs.create('/journaled');
+        await mount.lockFile(id, LockMode.Exclusive); // held open for writing: a stale lock after the kill
+        arm(isJournalRecord);
+        await mount.fs.write(id, pattern(150_000, 99), 0); // data, then the record, then (lost) the writes in place
+      }),
+  },
+  {
+    name: 'bit flip in the cluster config',
+    codes: ['cluster-config'],
+    says: /cluster config at 0x200200 is damaged/,
+    apply: async (_fs, raw) => patch(raw, CLUSTER_CONFIG_OFFSET + 8, (b) => (b[0] ^= 4), 1),
+  },
+  {
+    name: 'missing extent',
+    codes: ['extent-missing'],
+    says: /\/far: 1048576 bytes .* lay on the missing extent/,
+    dropsExtent: 1,
+    lost: ['/far'],
+    apply: async (fs) => {
+      // A file with a block on the second extent (segment 1): its bytes go with the extent.
+      const id = await fs.create('/far');
+      const bs = fs.blockSize;
+      const ipe = fs.fbb.layout.geometry.itemsPerEntry;
+      await fs.transact(async (tx) => {
+        const [at] = fs.fbb.allocate(tx, 1, (300 * MiB) / bs);
+        const block = at.entry * ipe + at.item;
+        if (block * bs < 256 * MiB) throw new Error('the test wants a block on the second extent');
+        await fs.volume.write(pattern(bs, 5), block * bs);
+        const inode = await fs.editInode(tx, id);
+        Object.assign(inode, { zla: Zla.FileBlocks, blockSize: bs, blockCount: 1, size: bs });
+        inode.blocks[0] = fileBlockId(block);
+      });
+    },
   },
 ];

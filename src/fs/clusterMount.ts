@@ -57,7 +57,7 @@ export interface ClusterMount {
   leave(): Promise<void>;
 }
 
-async function readGeneration(volume: VolumeIO): Promise<GenerationSector> {
+export async function readGeneration(volume: VolumeIO): Promise<GenerationSector> {
   const b = Buffer.alloc(generationStruct.size);
   await volume.read(b, METADATA_GENERATION_OFFSET);
   return generationStruct.decode(b);
@@ -65,6 +65,13 @@ async function readGeneration(volume: VolumeIO): Promise<GenerationSector> {
 
 async function writeGeneration(volume: VolumeIO, g: GenerationSector): Promise<void> {
   await volume.write(generationStruct.encode(g), METADATA_GENERATION_OFFSET);
+}
+
+/** Closes a generation a dead host left odd (`g`, as read): the next even one, with a change record telling every cache to trust nothing. */
+export async function closeGeneration(volume: VolumeIO, g: GenerationSector): Promise<void> {
+  const next = g.generation + 1;
+  await writeChangeRecord(volume, { generation: next, flags: ChangeFlag.All | ChangeFlag.Geometry, changes: [] });
+  await writeGeneration(volume, { ...g, generation: next });
 }
 
 export async function mountClustered(volume: LogicalVolume, options: ClusterMountOptions): Promise<ClusterMount> {
@@ -90,9 +97,7 @@ export async function mountClustered(volume: LogicalVolume, options: ClusterMoun
       if (dead.journalBlock !== 0) await replayJournal(guarded, journalRegionOf(dead, blockSize, config.journalBytes), { tag: g.generation });
       // It may have died growing the datastore: finish or undo that too.
       await recoverHostGrowth(volume, dead.uuid, { assertCanWrite: () => self?.host.assertCanWrite() });
-      const next = g.generation + 1;
-      await writeChangeRecord(guarded, { generation: next, flags: ChangeFlag.All | ChangeFlag.Geometry, changes: [] });
-      await writeGeneration(guarded, { ...g, generation: next });
+      await closeGeneration(guarded, g);
     },
     beforeRelease: async () => journal?.checkpoint(),
   });
