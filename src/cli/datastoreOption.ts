@@ -1,18 +1,25 @@
 // The -d/--datastore option every datastore command takes.
+import { resolve } from 'node:path';
 import { Command } from 'commander';
+import { isNbdUrl } from '../device/openDevice.js';
 import { openDatastore } from '../fs/datastore.js';
 import { Vmfs } from '../fs/vmfs.js';
 import { parseSize } from '../util/size.js';
 import { UsageError } from './exitCodes.js';
 
 export function addDatastoreOption(cmd: Command): Command {
-  return cmd.requiredOption('-d, --datastore <extents>', 'the datastore: its extents, comma-separated (files or block devices)');
+  return cmd.requiredOption('-d, --datastore <extents>', 'the datastore: its extents, comma-separated (files, block devices or nbd:// URLs)');
 }
 
 export function extentList(value: string | undefined): string[] {
   const list = (value ?? '').split(',').map((s) => s.trim()).filter(Boolean);
   if (list.length === 0) throw new UsageError('no extent given (-d EXT[,EXT...])');
   return list;
+}
+
+/** An extent name that stays valid from another working directory: a path made absolute, a URL as it is. */
+export function absoluteExtent(name: string): string {
+  return isNbdUrl(name) ? name : resolve(name);
 }
 
 /** Opens the datastore, runs `fn`, and closes it whatever happens. */

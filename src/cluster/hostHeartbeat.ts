@@ -186,9 +186,15 @@ export class HostHeartbeat extends EventEmitter {
   private extend(start: number): void {
     const d = start + this.config.leaseMs - this.config.ioTimeoutMs;
     if (d > this.deadlineAt) this.deadlineAt = d;
+    this.armDeadline();
+  }
+
+  private armDeadline(): void {
     clearTimeout(this.deadlineTimer);
     this.deadlineTimer = setTimeout(() => {
-      if (!this.lost && !this.left && now() >= this.deadlineAt) this.fence('heartbeat renewals stopped');
+      if (this.lost || this.left) return;
+      if (now() >= this.deadlineAt) this.fence('heartbeat renewals stopped');
+      else this.armDeadline(); // a timer may fire a little before performance.now() says it is due
     }, Math.max(1, this.deadlineAt - now() + 1));
     this.deadlineTimer.unref();
   }

@@ -1,8 +1,15 @@
-// Picks the backend for an extent name. Only files and block devices today;
-// network block devices join here with their URL schemes.
+// Picks the backend for an extent name: an NBD URL (nbd://HOST[:PORT]/EXPORT,
+// nbd+unix:///EXPORT?socket=PATH) is served over the network, anything else
+// is a local file or block device.
 import { BlockDevice } from './blockDevice.js';
 import { FileDevice, FileDeviceOptions } from './fileDevice.js';
+import { NbdDevice } from './nbdDevice.js';
+import { isNbdUrl } from './nbdUrl.js';
+
+export { isNbdUrl };
 
 export async function openDevice(name: string, options: FileDeviceOptions = {}): Promise<BlockDevice> {
+  // An export exists already and has its size: `create` has nothing to do there.
+  if (isNbdUrl(name)) return NbdDevice.open(name, { readOnly: options.readOnly });
   return FileDevice.open(name, options);
 }

@@ -2,13 +2,13 @@
 // /paused for writing and stamps it until it loses its lease; the taker waits
 // until it can lock the file (the holder's lease ran out), then writes it.
 import { LockMode } from '../../src/cluster/lockHeader.js';
-import { FileDevice } from '../../src/device/fileDevice.js';
+import { openDevice } from '../../src/device/openDevice.js';
 import { mountClustered } from '../../src/fs/clusterMount.js';
 import { LogicalVolume } from '../../src/volume/logicalVolume.js';
 
 const [path, uuid, role] = process.argv.slice(2);
 const say = (event: string, more: Record<string, unknown> = {}) => process.stdout.write(JSON.stringify({ event, ...more }) + '\n');
-const volume = await LogicalVolume.open([FileDevice.open(path)]);
+const volume = await LogicalVolume.open([await openDevice(path)]);
 const mount = await mountClustered(volume, { hostUuid: uuid });
 const fs = mount.fs;
 mount.member.host.on('lost', (e: Error) => say('lost', { message: e.message }));

@@ -1,0 +1,126 @@
+// Datastores over NBD (nbdkit's file plugin on loopback TCP) against the same
+// work on a local file extent in the same run: sequential write and read of a
+// 512 MiB file through the library, and uncontended cluster lock
+// acquire+release (the disk bakery: the reservation hosts on several machines use).
+import { spawn } from 'node:child_process';
+import { existsSync, truncateSync, writeFileSync } from 'node:fs';
+import { createServer } from 'node:net';
+import { join } from 'node:path';
+import { joinCluster } from '../dist/cluster/cluster.js';
+import { ReservationKind, writeClusterConfig } from '../dist/cluster/clusterConfig.js';
+import { LockMode } from '../dist/cluster/lockHeader.js';
+import { openDevice } from '../dist/device/openDevice.js';
+import { formatDatastore, openDatastore } from '../dist/fs/datastore.js';
+import { LogicalVolume } from '../dist/volume/logicalVolume.js';
+import { deviceSizeFor } from '../dist/volume/volumeHeader.js';
+import { newUuid } from '../dist/util/uuid.js';
+
+export const title = 'Datastores over NBD: throughput and lock latency against a local file';
+
+const MiB = 2 ** 20;
+const FILE_BYTES = 512 * MiB;
+const CHUNK = 4 * MiB;
+const LOCK = 200 * MiB; // a free block of the volume
+const ROUNDS = 2000;
+
+const percentile = (sorted, p) => sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))];
+
+async function freePort() {
+  const srv = createServer();
+  await new Promise((r) => srv.listen(0, '127.0.0.1', r));
+  const { port } = srv.address();
+  await new Promise((r) => srv.close(r));
+  return port;
+}
+
+/** nbdkit serving `path` on loopback TCP; resolves once it listens. */
+async function nbdkit(workdir, path) {
+  const port = await freePort();
+  const pidFile = join(workdir, `nbdkit-${port}.pid`);
+  const child = spawn('nbdkit', ['-f', '--exit-with-parent', '-P', pidFile, '-i', '127.0.0.1', '-p', String(port), 'file', path], { stdio: 'ignore' });
+  while (!existsSync(pidFile)) {
+    if (child.exitCode !== null) throw new Error('nbdkit did not start (is it installed?)');
+    await new Promise((r) => setTimeout(r, 10));
+  }
+  return { url: `nbd://127.0.0.1:${port}/`, stop: () => child.kill('SIGKILL') };
+}
+
+/** An empty sparse image of `segments` 256 MiB segments, and the name to format it by. */
+function image(workdir, name, segments) {
+  const path = join(workdir, name);
+  writeFileSync(path, '');
+  truncateSync(path, deviceSizeFor(segments));
+  return path;
+}
+
+/** MiB/s writing then reading one file (synced) on a datastore formatted on `extent`. */
+async function throughput(extent) {
+  const fs = await formatDatastore([extent]);
+  const data = Buffer.alloc(CHUNK);
+  for (let i = 0; i < data.length; i += 4) data.writeUInt32LE((i * 2654435761) >>> 0, i);
+  const id = await fs.create('/seq.bin');
+  let t0 = performance.now();
+  for (let at = 0; at < FILE_BYTES; at += CHUNK) await fs.write(id, data, at);
+  await fs.sync();
+  const write = FILE_BYTES / MiB / ((performance.now() - t0) / 1000);
+  await fs.close();
+  const again = await openDatastore([extent], { readOnly: true });
+  const rid = await again.resolve(null, '/seq.bin');
+  const buf = Buffer.alloc(CHUNK);
+  t0 = performance.now();
+  for (let at = 0; at < FILE_BYTES; at += CHUNK) await again.read(rid, buf, at);
+  const read = FILE_BYTES / MiB / ((performance.now() - t0) / 1000);
+  await again.close();
+  return { write, read };
+}
+
+/** Milliseconds of each uncontended lock acquire+release on a cluster volume formatted on `extent`. */
+async function lockTimes(extent) {
+  const fs = await formatDatastore([extent]);
+  await writeClusterConfig(fs.volume, { reservation: ReservationKind.Disk });
+  await fs.close();
+  const volume = await LogicalVolume.open([await openDevice(extent)]);
+  const m = await joinCluster(volume, { uuid: newUuid(), volumeName: volume.uuid, replay: async () => undefined });
+  const times = [];
+  for (let i = 0; i < ROUNDS; i++) {
+    const t0 = performance.now();
+    await m.locks.acquire(LOCK, LockMode.Exclusive);
+    await m.locks.release(LOCK);
+    times.push(performance.now() - t0);
+  }
+  await m.host.leave();
+  await volume.close();
+  return times.slice(ROUNDS / 10).sort((a, b) => a - b);
+}
+
+export async function run({ workdir, log }) {
+  const servers = [];
+  try {
+    const localSeq = await throughput(image(workdir, 'seq-local.vmfs', 3));
+    const nbdSeqServer = await nbdkit(workdir, image(workdir, 'seq-nbd.vmfs', 3));
+    servers.push(nbdSeqServer);
+    const nbdSeq = await throughput(nbdSeqServer.url);
+    log(`sequential 512 MiB: file ${localSeq.write.toFixed(0)}/${localSeq.read.toFixed(0)} MiB/s, NBD ${nbdSeq.write.toFixed(0)}/${nbdSeq.read.toFixed(0)} MiB/s (write/read)`);
+    const localLock = await lockTimes(image(workdir, 'lock-local.vmfs', 1));
+    const nbdLockServer = await nbdkit(workdir, image(workdir, 'lock-nbd.vmfs', 1));
+    servers.push(nbdLockServer);
+    const nbdLock = await lockTimes(nbdLockServer.url);
+    const ms = (t) => `${t.toFixed(3)} ms`;
+    log(`lock acquire+release p50/p99: file ${ms(percentile(localLock, 50))}/${ms(percentile(localLock, 99))}, NBD ${ms(percentile(nbdLock, 50))}/${ms(percentile(nbdLock, 99))}`);
+    const rate = (t) => 1000 / t; // per second: higher is better
+    return [
+      { name: 'sequential write, 512 MiB file, synced (NBD, loopback TCP)', value: nbdSeq.write, unit: 'MiB/s', baseline: localSeq.write, baselineName: 'same on a file extent', target: '>= 50%' },
+      { name: 'sequential read, 512 MiB file, page cache hot (NBD, loopback TCP)', value: nbdSeq.read, unit: 'MiB/s', baseline: localSeq.read, baselineName: 'same on a file extent (a memory copy)', target: '>= 50%' },
+      {
+        name: `uncontended lock acquire+release p50, disk bakery over NBD (${ms(percentile(nbdLock, 50))})`,
+        value: rate(percentile(nbdLock, 50)),
+        unit: 'ops/s',
+        baseline: rate(percentile(localLock, 50)),
+        baselineName: `same on a file extent (${ms(percentile(localLock, 50))})`,
+        target: '> 333 ops/s (< 3 ms)',
+      },
+    ];
+  } finally {
+    for (const s of servers) s.stop();
+  }
+}
