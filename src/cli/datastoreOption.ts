@@ -2,7 +2,7 @@
 import { resolve } from 'node:path';
 import { Command } from 'commander';
 import { isNbdUrl } from '../device/openDevice.js';
-import { openDatastore } from '../fs/datastore.js';
+import { withCommandDatastore } from '../fs/datastore.js';
 import { Vmfs } from '../fs/vmfs.js';
 import { parseSize } from '../util/size.js';
 import { UsageError } from './exitCodes.js';
@@ -22,14 +22,9 @@ export function absoluteExtent(name: string): string {
   return isNbdUrl(name) ? name : resolve(name);
 }
 
-/** Opens the datastore, runs `fn`, and closes it whatever happens. */
-export async function withDatastore<T>(opts: { datastore?: string }, readOnly: boolean, fn: (fs: Vmfs) => Promise<T>): Promise<T> {
-  const fs = await openDatastore(extentList(opts.datastore), { readOnly });
-  try {
-    return await fn(fs);
-  } finally {
-    await fs.close();
-  }
+/** Opens the datastore (writing commands join as a cluster host while other hosts have it mounted), runs `fn`, and closes it whatever happens. */
+export function withDatastore<T>(opts: { datastore?: string }, readOnly: boolean, fn: (fs: Vmfs) => Promise<T>): Promise<T> {
+  return withCommandDatastore(extentList(opts.datastore), readOnly, fn);
 }
 
 /** A size argument (512M, 2G); a bad one is a usage error. */

@@ -142,8 +142,31 @@ async function runGrowth(extents: string[], add?: BlockDevice): Promise<Datastor
   }
 }
 
+/**
+ * Runs `fn` on the datastore for one short command: alone when no host has
+ * it mounted, or else as one more cluster host (journal, reservation,
+ * fencing), so a command never writes behind mounted hosts' backs.
+ */
+export async function withCommandDatastore<T>(extents: string[], readOnly: boolean, fn: (fs: Vmfs) => Promise<T>): Promise<T> {
+  if (readOnly || (await hostsPresent(extents)) === 0) {
+    const fs = await openDatastore(extents, { readOnly });
+    try {
+      return await fn(fs);
+    } finally {
+      await fs.close();
+    }
+  }
+  const mount = await mountClusteredDatastore(extents, newUuid());
+  try {
+    return await fn(mount.fs);
+  } finally {
+    await mount.leave().catch(() => undefined);
+    await mount.volume.close();
+  }
+}
+
 /** How many heartbeat slots are in use (live hosts, and dead ones nobody took over yet). */
-async function hostsPresent(extents: string[]): Promise<number> {
+export async function hostsPresent(extents: string[]): Promise<number> {
   const devices = await openAll(extents, { readOnly: true });
   try {
     const io = {
