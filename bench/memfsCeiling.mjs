@@ -1,12 +1,14 @@
 // The ceiling for the FUSE benchmark: an in-memory file system served through the same
 // patched fuse-native binding with the same libfuse options as `vmfs mount`, doing as
 // little as a file system can (file data in 1 MiB chunks, a Map of paths). What it
-// reaches is what the binding allows. `node memfsCeiling.mjs MOUNTPOINT`; prints "ready"
-// once mounted; SIGTERM unmounts.
+// reaches is what the binding allows. `node memfsCeiling.mjs MOUNTPOINT [CACHE_SECONDS]`;
+// prints "ready" once mounted; SIGTERM unmounts.
 import { Fuse } from '../dist/fuse/fuseNative.js';
+import { cacheTimeout, fuseOptions } from '../dist/fuse/mountOptions.js';
 
 const CHUNK = 2 ** 20;
 const mnt = process.argv[2];
+const timeout = Number(process.argv[3] ?? cacheTimeout(false));
 const nodes = new Map();
 let nextIno = 2;
 const now = () => Date.now();
@@ -139,8 +141,9 @@ const handlers = {
   },
 };
 
-// The same libfuse options as vmfs mount's defaults (src/fuse/mountOptions.ts).
-const options = 'memfs,subtype=memfs,default_permissions,use_ino,readdir_ino,big_writes,max_write=131072,attr_timeout=1,entry_timeout=1,negative_timeout=0';
+// vmfs mount's own libfuse options, but for the first two (the mount's source and type).
+const config = { extents: [], mountPoint: mnt, options: [], readOnly: false, attrTimeout: timeout, entryTimeout: timeout };
+const options = ['memfs', 'subtype=memfs', ...fuseOptions(config, process.pid).fsname.split(',').slice(2)].join(',');
 const fuse = new Fuse(mnt, handlers, { fsname: options, timeout: false });
 fuse.mount((err) => {
   if (err) {

@@ -8,11 +8,11 @@ import { extname, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { Readable } from 'node:stream';
 import { Command } from 'commander';
-import { DEFAULT_CACHE_TIMEOUT, MountConfig, RESERVED_OPTIONS } from '../fuse/mountOptions.js';
+import { MountConfig, RESERVED_OPTIONS, SINGLE_HOST_OPTIONS, cacheTimeout } from '../fuse/mountOptions.js';
 import { isUuid, newUuid } from '../util/uuid.js';
 import { FS_TYPE, canonicalMountPoint, cleanStaleMount, findMount, processAlive, servingPid, unmountIfIdle } from '../fuse/mountTable.js';
 import { MountError, prepareMountPoint, serve } from '../fuse/server.js';
-import { addDatastoreOption, extentList } from './datastoreOption.js';
+import { absoluteExtent, addDatastoreOption, extentList } from './datastoreOption.js';
 import { EXIT_DATASTORE, EXIT_FAILED, UsageError } from './exitCodes.js';
 
 /** How long mount waits for the server to report, and umount for it to exit. */
@@ -34,21 +34,34 @@ export function registerMountCommands(program: Command): void {
     .argument('<mountpoint>', 'an existing directory')
     .option('-o, --options <list>', 'mount options, comma-separated: ro, allow_other, allow_root, or any libfuse option (repeatable)', collect, [])
     .option('-f, --foreground', 'serve in this process until SIGINT/SIGTERM')
-    .option('--attr-timeout <seconds>', `how long the kernel trusts attributes (0 when other hosts write)`, String(DEFAULT_CACHE_TIMEOUT))
-    .option('--entry-timeout <seconds>', `how long the kernel trusts names (0 when other hosts write)`, String(DEFAULT_CACHE_TIMEOUT))
+    .option('--attr-timeout <seconds>', `how long the kernel trusts attributes it got (default: ${cacheTimeout(false)}, or ${cacheTimeout(true)} as a cluster host)`)
+    .option('--entry-timeout <seconds>', `how long the kernel trusts names it looked up (default: ${cacheTimeout(false)}, or ${cacheTimeout(true)} as a cluster host)`)
     .option('--log <file>', 'append the server’s log to this file (default: discarded)')
     .option('--host-uuid <uuid>', 'mount as this cluster host (several hosts may then share the datastore; see docs/CLUSTER.md)')
     .option('--cluster', 'mount as a cluster host with a new host UUID')
+    .addHelpText(
+      'after',
+      `
+Caching: a single host lets the kernel keep attributes and names for ${cacheTimeout(false)} s
+(--attr-timeout, --entry-timeout). A cluster host (--cluster, --host-uuid) keeps
+none by default, so another host's rename or rewrite shows in the very next
+call, and refuses -o kernel_cache, -o auto_cache and -o ro. File pages are
+dropped on every open either way.`,
+    )
     .action(async (mountPoint: string, opts) => {
       if (opts.hostUuid !== undefined && !isUuid(opts.hostUuid)) throw new UsageError(`--host-uuid ${opts.hostUuid}: not a VMFS UUID (xxxxxxxx-xxxxxxxx-xxxx-xxxxxxxxxxxx)`);
+      const clusterHost = opts.hostUuid !== undefined || opts.cluster === true;
+      const timeout = (flag: string, value: string | undefined) => (value === undefined ? cacheTimeout(clusterHost) : parseTimeout(flag, value));
       const config: MountConfig = {
-        extents: extentList(opts.datastore).map((e) => resolve(e)),
+        extents: extentList(opts.datastore).map(absoluteExtent),
         mountPoint: canonicalMountPoint(mountPoint),
-        ...parseOptionList(opts.options as string[]),
-        attrTimeout: parseTimeout('--attr-timeout', opts.attrTimeout),
-        entryTimeout: parseTimeout('--entry-timeout', opts.entryTimeout),
+        ...parseOptionList(opts.options as string[], clusterHost),
+        attrTimeout: timeout('--attr-timeout', opts.attrTimeout),
+        entryTimeout: timeout('--entry-timeout', opts.entryTimeout),
         hostUuid: opts.hostUuid ?? (opts.cluster ? newUuid() : undefined),
       };
+      // A read-only mount does not join the cluster: it would never see another host's change.
+      if (clusterHost && config.readOnly) throw new UsageError('-o ro cannot be given to a cluster host: a read-only mount does not follow other hosts’ changes');
       const log = (line: string) => process.stderr.write(line);
       try {
         await prepareMountPoint(config, log);
@@ -143,7 +156,7 @@ function collect(value: string, previous: string[]): string[] {
 }
 
 /** Splits and checks `-o a,b=c` lists (the flag may be repeated). */
-function parseOptionList(lists: string[]): { options: string[]; readOnly: boolean } {
+function parseOptionList(lists: string[], clusterHost: boolean): { options: string[]; readOnly: boolean } {
   const options: string[] = [];
   let readOnly = false;
   for (const item of lists.flatMap((l) => l.split(',')).map((s) => s.trim()).filter(Boolean)) {
@@ -151,6 +164,8 @@ function parseOptionList(lists: string[]): { options: string[]; readOnly: boolea
     const name = item.split('=')[0];
     const why = RESERVED_OPTIONS.get(name);
     if (why) throw new UsageError(`mount option "${name}" cannot be given: ${why}`);
+    const unsafe = clusterHost ? SINGLE_HOST_OPTIONS.get(name) : undefined;
+    if (unsafe) throw new UsageError(`mount option "${name}" cannot be given to a cluster host: ${unsafe}`);
     if (name === 'ro') readOnly = true;
     else if (name === 'rw') readOnly = false;
     else if (name !== 'default_permissions' && !options.includes(item)) options.push(item);

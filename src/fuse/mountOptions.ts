@@ -12,15 +12,23 @@ export interface MountConfig {
   /** Further libfuse -o options, passed through as given (ro is readOnly; fsname, subtype and the timeouts are ours). */
   options: string[];
   readOnly: boolean;
-  /** Seconds the kernel may trust attributes and names it got: 0 when other hosts write. */
+  /** Seconds the kernel may trust attributes and names it got (cacheTimeout() by default). */
   attrTimeout: number;
   entryTimeout: number;
   /** Mount as this cluster host (heartbeat, journal, locks), so other hosts may share the datastore. */
   hostUuid?: string;
 }
 
-/** Safe for one host, short enough that another host's change shows within a second. */
-export const DEFAULT_CACHE_TIMEOUT = 1;
+/**
+ * The default attribute and name cache timeout, in seconds. A single host is the only
+ * writer, so the kernel may trust what it got for a while (each cached answer saves a round
+ * trip). A cluster host is not: another host's rename or rewrite must show in the very next
+ * call, so nothing is cached; a file's pages are dropped on every open in both cases (no
+ * kernel_cache), so an open after another host's rewrite reads the new bytes.
+ */
+export function cacheTimeout(clusterHost: boolean): number {
+  return clusterHost ? 0 : 1;
+}
 
 /** -o options we set ourselves, or that have their own flag, and why. */
 export const RESERVED_OPTIONS = new Map([
@@ -29,6 +37,12 @@ export const RESERVED_OPTIONS = new Map([
   ['attr_timeout', 'use --attr-timeout'],
   ['entry_timeout', 'use --entry-timeout'],
   ['negative_timeout', 'negative lookups are never cached'],
+]);
+
+/** -o options that keep stale file pages across opens: refused when other hosts write. */
+export const SINGLE_HOST_OPTIONS = new Map([
+  ['kernel_cache', 'it keeps file pages across opens, so another host’s rewrite would not show'],
+  ['auto_cache', 'it keeps file pages while size and mtime (whole seconds) look unchanged'],
 ]);
 
 /** fuse-native's options for serving `config` from process `pid`. */

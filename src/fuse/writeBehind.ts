@@ -3,8 +3,10 @@
 // the disk writes back while the writer keeps going and a later fsync finds little left
 // to do, instead of the whole file at once. fsync flushes a file's dirty pages whichever
 // descriptor asks, so read-only descriptors of our own serve. Errors are left to the
-// real fsync, which reports them too.
+// real fsync, which reports them too. Network extents (NBD) have no local
+// file to write back: they are left out.
 import { close, fdatasync, openSync } from 'node:fs';
+import { isNbdUrl } from '../device/openDevice.js';
 
 const WINDOW = 32 * 2 ** 20;
 
@@ -14,7 +16,7 @@ export class WriteBehind {
   private inFlight = false;
 
   constructor(extents: string[]) {
-    this.fds = extents.map((p) => openSync(p, 'r'));
+    this.fds = extents.filter((p) => !isNbdUrl(p)).map((p) => openSync(p, 'r'));
   }
 
   /** Counts `bytes` of data written; past the window, starts a background flush unless one runs. */

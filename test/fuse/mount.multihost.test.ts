@@ -1,53 +1,87 @@
-// Two hosts mount one datastore through FUSE (cluster mode, caches off): each
-// sees the other's changes at once, a file open for writing on one host is
-// busy for writers on the other, concurrent work merges, and both checkers
-// find the volume clean afterwards.
-import { closeSync, mkdirSync, openSync, readFileSync, readdirSync, writeFileSync, renameSync, writeSync } from 'node:fs';
+// Two hosts mount one datastore through FUSE as cluster hosts, with the default cache
+// settings (which, for a cluster host, cache nothing in the kernel): each sees the
+// other's rename and rewrite in the very next call (stat, readdir, file bytes), a file
+// open for writing on one host is busy for writers on the other, concurrent work
+// merges, and both checkers find the volume clean afterwards.
+import { chmodSync, closeSync, mkdirSync, openSync, readFileSync, readdirSync, writeFileSync, renameSync, statSync, writeSync } from 'node:fs';
 import { join } from 'node:path';
 import { spawn } from 'node:child_process';
-import { afterAll, describe, expect, it } from 'vitest';
-import { TestMount, checkFindings, expectOk, makeDatastore, vmfs, vmfsToolsFsck } from './mountHarness.js';
-import { runVmfs } from '../helpers.js';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { TestMount, checkFindings, expectOk, makeDatastore, vmfs } from './mountHarness.js';
+import { expectVmfsToolsClean, runVmfs } from '../helpers.js';
 
 let ds: TestMount;
 let mntB: string;
 afterAll(() => {
-  vmfs(['umount', mntB]);
+  if (mntB) vmfs(['umount', mntB]);
   ds?.cleanup();
 });
 
 const A = '6b000aaa-00000001-0001-00000000000a';
 const B = '6b000bbb-00000002-0002-00000000000b';
 
+function errnoOf(f: () => unknown): string {
+  try {
+    f();
+    return 'no error';
+  } catch (e) {
+    return (e as NodeJS.ErrnoException).code ?? String(e);
+  }
+}
+
 describe('two FUSE hosts on one datastore', () => {
-  it('share it coherently, lock writers, and leave it clean', async () => {
+  beforeAll(async () => {
     ds = await makeDatastore('vmfs-fuse-multi-');
     mntB = join(ds.dir, 'mntB');
     mkdirSync(mntB);
-    const opts = ['--attr-timeout', '0', '--entry-timeout', '0'];
-    expectOk(ds.mount(['--host-uuid', A, ...opts]), 'mount A');
-    expectOk(vmfs(['mount', '-d', ds.extents.join(','), mntB, '--log', join(ds.dir, 'b.log'), '--host-uuid', B, ...opts]), 'mount B');
+    // No cache options: a cluster host's defaults must be safe.
+    expectOk(ds.mount(['--host-uuid', A]), 'mount A');
+    expectOk(vmfs(['mount', '-d', ds.extents.join(','), mntB, '--log', join(ds.dir, 'b.log'), '--host-uuid', B]), 'mount B');
     const hosts = JSON.parse(runVmfs(['hosts', '-d', ds.extents.join(','), '--json']).stdout);
     expect(hosts.hosts.map((h: { uuid: string }) => h.uuid).sort()).toEqual([A, B]);
+  });
 
-    // Host B reads first; host A then renames and rewrites: B sees the new state right away.
-    writeFileSync(join(ds.mnt, 'note'), 'first');
-    expect(readFileSync(join(mntB, 'note'), 'utf8')).toBe('first');
-    expect(readdirSync(mntB)).toContain('note');
-    renameSync(join(ds.mnt, 'note'), join(ds.mnt, 'note2'));
+  it("shows host A's rename and rewrite on host B at once, through B's kernel", () => {
+    mkdirSync(join(ds.mnt, 'docs'));
+    writeFileSync(join(ds.mnt, 'docs', 'note'), 'first');
+    writeFileSync(join(ds.mnt, 'docs', 'same'), 'version 1');
+    // B looks first: its kernel now holds the names, the attributes (looked at last, so
+    // that the reads' atime invalidation does not refresh them) and the pages.
+    const docsB = join(mntB, 'docs');
+    expect(readdirSync(docsB).sort()).toEqual(['note', 'same']);
+    expect(readFileSync(join(docsB, 'note'), 'utf8')).toBe('first');
+    expect(readFileSync(join(docsB, 'same'), 'utf8')).toBe('version 1');
+    const before = statSync(join(docsB, 'note'));
+    expect(before.size).toBe(5);
+    expect(statSync(join(docsB, 'same')).mode & 0o777).toBe(0o644);
+
+    // A renames and rewrites (one file longer, one in place with the same size and a new mode).
+    renameSync(join(ds.mnt, 'docs', 'note'), join(ds.mnt, 'docs', 'note2'));
+    writeFileSync(join(ds.mnt, 'docs', 'note2'), 'second, longer');
+    writeFileSync(join(ds.mnt, 'docs', 'same'), 'version 2');
+    chmodSync(join(ds.mnt, 'docs', 'same'), 0o600);
+
+    // B, right after: the old name is gone, the new one is the same inode with the new size.
+    expect(errnoOf(() => statSync(join(docsB, 'note')))).toBe('ENOENT');
+    const after = statSync(join(docsB, 'note2'));
+    expect({ ino: after.ino, size: after.size }).toEqual({ ino: before.ino, size: 14 });
+    expect(statSync(join(docsB, 'same')).mode & 0o777).toBe(0o600);
+    expect(readdirSync(docsB).sort()).toEqual(['note2', 'same']);
+    expect(readFileSync(join(docsB, 'note2'), 'utf8')).toBe('second, longer');
+    expect(readFileSync(join(docsB, 'same'), 'utf8')).toBe('version 2');
+
+    // And the other way round, for a name B's kernel has looked up and found missing.
+    expect(errnoOf(() => statSync(join(ds.mnt, 'docs', 'fromB')))).toBe('ENOENT');
+    writeFileSync(join(docsB, 'fromB'), 'b');
+    expect(statSync(join(ds.mnt, 'docs', 'fromB')).size).toBe(1);
+  });
+
+  it('locks writers, merges concurrent work, and leaves the volume clean', async () => {
     writeFileSync(join(ds.mnt, 'note2'), 'second, longer');
-    expect(readdirSync(mntB)).not.toContain('note');
-    expect(readFileSync(join(mntB, 'note2'), 'utf8')).toBe('second, longer');
 
     // A file open for writing on A is busy for writers on B; readers are fine.
     const fd = openSync(join(ds.mnt, 'note2'), 'r+');
-    let err = '';
-    try {
-      closeSync(openSync(join(mntB, 'note2'), 'r+'));
-    } catch (e) {
-      err = (e as NodeJS.ErrnoException).code ?? String(e);
-    }
-    expect(err).toBe('EBUSY');
+    expect(errnoOf(() => closeSync(openSync(join(mntB, 'note2'), 'r+')))).toBe('EBUSY');
     expect(readFileSync(join(mntB, 'note2'), 'utf8')).toBe('second, longer');
     writeSync(fd, 'S');
     closeSync(fd);
@@ -71,6 +105,6 @@ describe('two FUSE hosts on one datastore', () => {
     expectOk(vmfs(['umount', mntB]), 'umount B');
     expectOk(ds.umount(), 'umount A');
     expect(await checkFindings(ds.extents)).toEqual([]);
-    expect(vmfsToolsFsck(ds.extents)).toEqual({ 'Unallocated blocks': 0, 'Lost blocks': 0, 'Undefined inodes': 0, 'Orphaned inodes': 0, 'Directory errors': 0 });
+    expectVmfsToolsClean(ds.extents);
   });
 });
