@@ -7,6 +7,7 @@ import { closeSync, fsyncSync, openSync, writeSync } from 'node:fs';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { joinCluster } from '../dist/cluster/cluster.js';
+import { lockTimes } from './lockTimes.mjs';
 import { DEFAULT_CLUSTER_PARAMS, ReservationKind, writeClusterConfig } from '../dist/cluster/clusterConfig.js';
 import { LockMode } from '../dist/cluster/lockHeader.js';
 import { replayJournal } from '../dist/cluster/journal.js';
@@ -49,21 +50,6 @@ function member(volume) {
   });
 }
 
-/** Milliseconds of each uncontended acquire+release. */
-async function lockTimes(path) {
-  const volume = await openVolume(path);
-  const m = await joinCluster(volume, { uuid: newUuid(), volumeName: volume.uuid, replay: async () => undefined });
-  const times = [];
-  for (let i = 0; i < ROUNDS; i++) {
-    const t0 = performance.now();
-    await m.locks.acquire(LOCK, LockMode.Exclusive);
-    await m.locks.release(LOCK);
-    times.push(performance.now() - t0);
-  }
-  await m.host.leave();
-  await volume.close();
-  return times.slice(ROUNDS / 10).sort((a, b) => a - b); // drop the warm-up
-}
 
 function rawWriteFsyncTimes(workdir) {
   const fd = openSync(join(workdir, 'raw.img'), 'w+');
@@ -127,8 +113,8 @@ async function takeoverTimes(path, root, log) {
 }
 
 export async function run({ workdir, root, log }) {
-  const disk = await lockTimes(await makeVolume(workdir, 'disk.vmfs', ReservationKind.Disk));
-  const local = await lockTimes(await makeVolume(workdir, 'local.vmfs', ReservationKind.LocalMachine));
+  const disk = await lockTimes(await openVolume(await makeVolume(workdir, 'disk.vmfs', ReservationKind.Disk)), LOCK, ROUNDS);
+  const local = await lockTimes(await openVolume(await makeVolume(workdir, 'local.vmfs', ReservationKind.LocalMachine)), LOCK, ROUNDS);
   const raw = rawWriteFsyncTimes(workdir);
   const ms = (t) => `${t.toFixed(3)} ms`;
   log(`disk bakery: p50 ${ms(percentile(disk, 50))}, p99 ${ms(percentile(disk, 99))}`);

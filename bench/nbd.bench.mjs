@@ -6,14 +6,12 @@ import { execFileSync, spawn } from 'node:child_process';
 import { existsSync, truncateSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { join } from 'node:path';
-import { joinCluster } from '../dist/cluster/cluster.js';
 import { ReservationKind, writeClusterConfig } from '../dist/cluster/clusterConfig.js';
-import { LockMode } from '../dist/cluster/lockHeader.js';
 import { openDevice } from '../dist/device/openDevice.js';
 import { formatDatastore, openDatastore } from '../dist/fs/datastore.js';
 import { LogicalVolume } from '../dist/volume/logicalVolume.js';
 import { deviceSizeFor } from '../dist/volume/volumeHeader.js';
-import { newUuid } from '../dist/util/uuid.js';
+import { lockTimes } from './lockTimes.mjs';
 
 export const title = 'Datastores over NBD: throughput and lock latency against a local file';
 
@@ -94,23 +92,12 @@ async function throughput(extent) {
   return { write, read, cold };
 }
 
-/** Milliseconds of each uncontended lock acquire+release on a cluster volume formatted on `extent`. */
-async function lockTimes(extent) {
+/** Lock acquire+release times on a cluster volume (disk reservation) formatted on `extent`. */
+async function extentLockTimes(extent) {
   const fs = await formatDatastore([extent]);
   await writeClusterConfig(fs.volume, { reservation: ReservationKind.Disk });
   await fs.close();
-  const volume = await LogicalVolume.open([await openDevice(extent)]);
-  const m = await joinCluster(volume, { uuid: newUuid(), volumeName: volume.uuid, replay: async () => undefined });
-  const times = [];
-  for (let i = 0; i < ROUNDS; i++) {
-    const t0 = performance.now();
-    await m.locks.acquire(LOCK, LockMode.Exclusive);
-    await m.locks.release(LOCK);
-    times.push(performance.now() - t0);
-  }
-  await m.host.leave();
-  await volume.close();
-  return times.slice(ROUNDS / 10).sort((a, b) => a - b);
+  return lockTimes(await LogicalVolume.open([await openDevice(extent)]), LOCK, ROUNDS);
 }
 
 export async function run({ workdir, log }) {
@@ -122,10 +109,10 @@ export async function run({ workdir, log }) {
     const nbdSeq = await throughput(nbdSeqServer.url);
     const mbs = (x) => (x === null ? 'n/a' : x.toFixed(0));
     log(`sequential 512 MiB: file ${mbs(localSeq.write)}/${mbs(localSeq.cold)}/${mbs(localSeq.read)} MiB/s, NBD ${mbs(nbdSeq.write)}/${mbs(nbdSeq.cold)}/${mbs(nbdSeq.read)} MiB/s (write/cold read/hot read)`);
-    const localLock = await lockTimes(image(workdir, 'lock-local.vmfs', 1));
+    const localLock = await extentLockTimes(image(workdir, 'lock-local.vmfs', 1));
     const nbdLockServer = await nbdkit(workdir, image(workdir, 'lock-nbd.vmfs', 1));
     servers.push(nbdLockServer);
-    const nbdLock = await lockTimes(nbdLockServer.url);
+    const nbdLock = await extentLockTimes(nbdLockServer.url);
     const ms = (t) => `${t.toFixed(3)} ms`;
     log(`lock acquire+release p50/p99: file ${ms(percentile(localLock, 50))}/${ms(percentile(localLock, 99))}, NBD ${ms(percentile(nbdLock, 50))}/${ms(percentile(nbdLock, 99))}`);
     const rate = (t) => 1000 / t; // per second: higher is better

@@ -7,8 +7,8 @@ import { ROOT_INODE_ID } from '../src/fs/systemFiles.js';
 import { JOURNAL_BLOCK_BASE, MARKER, SCRATCH, makeVolume, spawnHost } from './cluster/clusterHelpers.js';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { children, clusterDatastore, fsckClean, startHost, statfsOf } from './grow.hosts.js';
-import { expectClean, pattern, readAll, runVmfs, tempDir } from './helpers.js';
+import { children, clusterDatastore, startHost, statfsOf } from './grow.hosts.js';
+import { expectClean, expectVmfsToolsClean, pattern, readAll, runVmfs, tempDir } from './helpers.js';
 
 const tmp = tempDir('vmfs-cluster-cli-');
 afterAll(() => tmp.cleanup());
@@ -69,6 +69,6 @@ describe('short write commands beside a mounted host', () => {
     for (let i = 0; i < 6; i++) expect((await readAll(fs, `/h/f${i}`)).equals(pattern(3 * 2 ** 20 + i * 4096, i + 'h'.charCodeAt(0) * 1000))).toBe(true);
     await expectClean(fs);
     await fs.close();
-    fsckClean(extents);
+    expectVmfsToolsClean(extents);
   });
 });

@@ -21,6 +21,8 @@ import { Vmfs } from '../src/fs/vmfs.js';
 import { LogicalVolume } from '../src/volume/logicalVolume.js';
 import { deviceSizeFor } from '../src/volume/volumeHeader.js';
 import { TEST_PARAMS } from './cluster/clusterHelpers.js';
+import { expect } from 'vitest';
+import { fsckDevices } from '../src/fsck/fsck.js';
 import { MiB, pattern, readAll } from './helpers.js';
 
 export const TREE: Record<string, number> = {
@@ -312,3 +314,38 @@ export const DAMAGES: Damage[] = [
     },
   },
 ];
+
+/** A seeded generator for the fuzz tests: rand(n) in 0..n-1. */
+export function seededRandom(seed: number): (n: number) => number {
+  let x = seed;
+  return (n) => {
+    x = (Math.imul(x, 1103515245) + 12345) >>> 0;
+    return x % n;
+  };
+}
+
+/**
+ * One fuzz round: damages a few sectors chosen by `pick` (a pattern, or a few
+ * bit flips within the first `span` bytes), then fsck -y must end with one of
+ * its codes in time, and a repaired volume must check clean. Returns the exit code.
+ */
+export async function fuzzRound(devices: MemoryDevice[], pick: () => number, rand: (n: number) => number, seed: number, span = 512): Promise<number> {
+  const raw = await LogicalVolume.open(devices);
+  for (let h = 0, hits = 1 + rand(3); h < hits; h++) {
+    const at = pick();
+    const sector = Buffer.alloc(512);
+    await raw.read(sector, at);
+    if (rand(4) === 0) sector.set(pattern(512, seed * 7 + h));
+    else for (let k = 0; k < 1 + rand(8); k++) sector[rand(span)] ^= 1 << rand(8);
+    await raw.write(sector, at);
+  }
+  const t = Date.now();
+  const r = await fsckDevices(devices, { mode: 'yes' });
+  expect(Date.now() - t, `seed ${seed}`).toBeLessThan(30_000);
+  expect([0, 1, 2, 4], `seed ${seed}: ${JSON.stringify(r.findings)}`).toContain(r.exitCode); // 8 would be fsck's own failure (a read outside the extents)
+  if (r.exitCode === 1 || r.exitCode === 2) {
+    const again = await fsckDevices(devices, { mode: 'check' });
+    expect(again.findings, `seed ${seed}`).toEqual([]);
+  }
+  return r.exitCode;
+}

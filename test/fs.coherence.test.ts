@@ -72,7 +72,7 @@ describe('two hosts see each other’s changes at once', () => {
             const cut = Buffer.alloc(100); // truncate extends with zeros too
             model.get(p)!.copy(cut, 0, 0, 100);
             model.set(p, cut);
-          } else {
+          } else if (o.kind === 'rename') {
             const to = path(o.toDir, o.toName);
             await fs.rename(`${base}/${p}`, `${base}/${to}`);
             const data = model.get(p)!;

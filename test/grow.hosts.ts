@@ -4,7 +4,6 @@
 import { ChildProcess, spawn, spawnSync } from 'node:child_process';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
-import { expect } from 'vitest';
 import { ReservationKind, writeClusterConfig } from '../src/cluster/clusterConfig.js';
 import { formatDatastore } from '../src/fs/datastore.js';
 import { deviceSizeFor } from '../src/volume/volumeHeader.js';
@@ -87,7 +86,3 @@ export function vmfsKilledAt(k: number, args: string[]) {
   });
 }
 
-export function fsckClean(extents: string[]): void {
-  const out = spawnSync('fsck.vmfs', extents, { encoding: 'utf8' }).stdout;
-  for (const counter of ['Unallocated blocks', 'Lost blocks', 'Undefined inodes', 'Orphaned inodes', 'Directory errors']) expect(out, out).toMatch(new RegExp(`${counter}\\s*: 0`));
-}

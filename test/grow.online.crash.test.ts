@@ -8,8 +8,8 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { openDatastore } from '../src/fs/datastore.js';
 import { SEGMENT_SIZE, deviceSizeFor } from '../src/volume/volumeHeader.js';
 import { requireTools } from './fuse/mountHarness.js';
-import { children, clusterDatastore, fsckClean, startHost, statfsOf, vmfsKilledAt } from './grow.hosts.js';
-import { MiB, expectClean, pattern, readAll, tempDir } from './helpers.js';
+import { children, clusterDatastore, startHost, statfsOf, vmfsKilledAt } from './grow.hosts.js';
+import { MiB, expectClean, expectVmfsToolsClean, pattern, readAll, tempDir } from './helpers.js';
 
 const tmp = tempDir('vmfs-grow-crash-');
 afterAll(() => {
@@ -70,6 +70,6 @@ describe('an online extend killed', () => {
     }
     await expectClean(fs);
     await fs.close();
-    fsckClean(extents);
+    expectVmfsToolsClean(extents);
   }, 300_000);
 });

@@ -12,8 +12,8 @@ import { fileBlockNumber } from '../src/fs/blockId.js';
 import { openDatastore } from '../src/fs/datastore.js';
 import { SEGMENT_SIZE, deviceSizeFor } from '../src/volume/volumeHeader.js';
 import { expectOk, requireTools, vmfs } from './fuse/mountHarness.js';
-import { children, clusterDatastore, dfBytes, fsckClean, startHost, statfsOf } from './grow.hosts.js';
-import { MiB, expectClean, pattern, readAll, tempDir } from './helpers.js';
+import { children, clusterDatastore, dfBytes, startHost, statfsOf } from './grow.hosts.js';
+import { MiB, expectClean, expectVmfsToolsClean, pattern, readAll, tempDir } from './helpers.js';
 
 const tmp = tempDir('vmfs-grow-online-');
 const mounts: string[] = [];
@@ -124,7 +124,7 @@ describe('growing a datastore while hosts use it', () => {
     expect(written).toBeGreaterThan(10);
     await expectClean(fs);
     await fs.close();
-    fsckClean(extents);
+    expectVmfsToolsClean(extents);
     const info = JSON.parse(expectOk(vmfs(['info', '--json', '-d', extents.join(',')]), 'info').stdout);
     expect(info.extents.map((e: { firstSegment: number; lastSegment: number }) => [e.firstSegment, e.lastSegment])).toEqual([
       [0, 0],

@@ -7,8 +7,7 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { formatDatastore, openDatastore } from '../src/fs/datastore.js';
 import { Vmfs } from '../src/fs/vmfs.js';
 import { SEGMENT_SIZE, deviceSizeFor } from '../src/volume/volumeHeader.js';
-import { fsckClean } from './grow.hosts.js';
-import { MiB, ROOT_DIR, expectClean, pattern, readAll, runVmfs, tempDir } from './helpers.js';
+import { MiB, ROOT_DIR, expectClean, expectVmfsToolsClean, pattern, readAll, runVmfs, tempDir } from './helpers.js';
 
 const tmp = tempDir('vmfs-grow-');
 afterAll(() => tmp.cleanup());
@@ -18,7 +17,7 @@ async function verify(extents: string[], files: Map<string, Buffer>): Promise<Vm
   for (const [path, data] of files) expect((await readAll(fs, path)).equals(data), path).toBe(true);
   await expectClean(fs);
   await fs.close();
-  fsckClean(extents);
+  expectVmfsToolsClean(extents);
   return fs;
 }
 

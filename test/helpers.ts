@@ -1,5 +1,6 @@
 // Shared test helpers: temporary folders, in-memory and file-backed datastores, the CLI.
 import { spawnSync } from 'node:child_process';
+import { expect } from 'vitest';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -69,4 +70,18 @@ export async function readAll(fs: Vmfs, path: string): Promise<Buffer> {
     pos += n;
   }
   return buf;
+}
+
+/** Debian's fsck.vmfs on `extents`: its five counters (Unallocated blocks ... Directory errors), by name; all five must be there. */
+export function vmfsToolsCounters(extents: string[]): Record<string, number> {
+  const r = spawnSync('fsck.vmfs', extents, { encoding: 'utf8' });
+  const counters: Record<string, number> = {};
+  for (const m of r.stdout.matchAll(/^(Unallocated blocks|Lost blocks|Undefined inodes|Orphaned inodes|Directory errors)\s*:\s*(\d+)/gm)) counters[m[1]] = Number(m[2]);
+  expect(Object.keys(counters).length, r.stdout + r.stderr).toBe(5);
+  return counters;
+}
+
+/** fsck.vmfs finds nothing wrong. */
+export function expectVmfsToolsClean(extents: string[]): void {
+  expect(vmfsToolsCounters(extents)).toEqual({ 'Unallocated blocks': 0, 'Lost blocks': 0, 'Undefined inodes': 0, 'Orphaned inodes': 0, 'Directory errors': 0 });
 }

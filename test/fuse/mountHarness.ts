@@ -109,10 +109,3 @@ export async function checkFindings(extents: string[]): Promise<string[]> {
   }
 }
 
-/** fsck.vmfs's five counters (Unallocated blocks ... Directory errors), by name. */
-export function vmfsToolsFsck(extents: string[]): Record<string, number> {
-  const r = sh(`fsck.vmfs ${extents.join(' ')}`);
-  const counters: Record<string, number> = {};
-  for (const m of r.stdout.matchAll(/^(Unallocated blocks|Lost blocks|Undefined inodes|Orphaned inodes|Directory errors)\s*:\s*(\d+)/gm)) counters[m[1]] = Number(m[2]);
-  return counters;
-}

@@ -13,8 +13,8 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { surveyHosts } from '../../src/cluster/survey.js';
 import { openDatastore } from '../../src/fs/datastore.js';
 import { makeVolume } from '../cluster/clusterHelpers.js';
-import { expectClean, readAll, tempDir } from '../helpers.js';
-import { NsHost, doneSteps, fsckVmfs, startHost, verifyWorkers } from './hosts.js';
+import { expectClean, expectVmfsToolsClean, readAll, tempDir } from '../helpers.js';
+import { NsHost, doneSteps, startHost, verifyWorkers } from './hosts.js';
 import { Lab, createLab } from './netns.js';
 import { Nbdkit, startNbdkit } from './nbdkit.js';
 
@@ -100,7 +100,7 @@ describe('hosts in separate network namespaces on one nbdkit', () => {
     expect((await readAll(fs, '/paused')).subarray(0, 11).toString()).toBe('B took over');
     await expectClean(fs);
     await fs.close();
-    fsckVmfs(path);
+    expectVmfsToolsClean([path]);
   });
 
   it('storage latency below the lease (nbdkit delay filter): no host fences itself', async () => {
@@ -146,7 +146,7 @@ describe('hosts in separate network namespaces on one nbdkit', () => {
     expect(await surveyHosts(fs.volume, 0)).toEqual([]);
     await expectClean(fs);
     await fs.close();
-    fsckVmfs(path);
+    expectVmfsToolsClean([path]);
     expect(existsSync(cut)).toBe(false);
   });
 
@@ -176,6 +176,6 @@ describe('hosts in separate network namespaces on one nbdkit', () => {
     expect(await surveyHosts(fs.volume, 0)).toEqual([]);
     await expectClean(fs);
     await fs.close();
-    fsckVmfs(path);
+    expectVmfsToolsClean([path]);
   });
 });

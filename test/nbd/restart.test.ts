@@ -7,8 +7,7 @@ import { FencedError } from '../../src/cluster/clusterErrors.js';
 import { mountClusteredDatastore, openDatastore } from '../../src/fs/datastore.js';
 import { Vmfs } from '../../src/fs/vmfs.js';
 import { TEST_PARAMS, makeVolume } from '../cluster/clusterHelpers.js';
-import { expectClean, pattern, readAll, tempDir } from '../helpers.js';
-import { fsckVmfs } from './hosts.js';
+import { expectClean, expectVmfsToolsClean, pattern, readAll, tempDir } from '../helpers.js';
 import { Nbdkit, startNbdkit } from './nbdkit.js';
 
 const tmp = tempDir('vmfs-nbd-restart-');
@@ -29,7 +28,7 @@ async function expectFiles(path: string, files: Map<string, Buffer>): Promise<vo
   for (const [p, d] of files) expect((await readAll(fs, p)).equals(d), p).toBe(true);
   await expectClean(fs);
   await fs.close();
-  fsckVmfs(path);
+  expectVmfsToolsClean([path]);
 }
 
 describe('the NBD server restarting under a mounted host', () => {
