@@ -10,10 +10,9 @@
 import { existsSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { surveyHosts } from '../../src/cluster/survey.js';
-import { openDatastore } from '../../src/fs/datastore.js';
 import { makeVolume } from '../cluster/clusterHelpers.js';
-import { expectClean, expectVmfsToolsClean, readAll, tempDir } from '../helpers.js';
+import { tempDir } from '../helpers.js';
+import { expectTakenOver } from '../multihost/takenOver.js';
 import { NsHost, doneSteps, startHost, verifyWorkers } from './hosts.js';
 import { Lab, createLab } from './netns.js';
 import { Nbdkit, startNbdkit } from './nbdkit.js';
@@ -96,11 +95,7 @@ describe('hosts in separate network namespaces on one nbdkit', () => {
     expect(String((await a.until('write-failed')).message)).toMatch(/lost the datastore lease/);
     expect(await a.exited).toBe(3);
     expect(a.events.filter((e) => e.event === 'stamped').length).toBe(stampsBefore);
-    const fs = await openDatastore([path], { readOnly: true });
-    expect((await readAll(fs, '/paused')).subarray(0, 11).toString()).toBe('B took over');
-    await expectClean(fs);
-    await fs.close();
-    expectVmfsToolsClean([path]);
+    await expectTakenOver(path);
   });
 
   it('storage latency below the lease (nbdkit delay filter): no host fences itself', async () => {
@@ -140,13 +135,7 @@ describe('hosts in separate network namespaces on one nbdkit', () => {
     const image = readFileSync(path);
     expect(image.includes('A LATE WRITE')).toBe(false);
     for (let n = lastStamp + 1; n <= lastStamp + failures.length + 1; n++) expect(image.includes(`A ${String(n).padStart(8)}`), `stamp ${n}`).toBe(false);
-    const fs = await openDatastore([path], { readOnly: true });
-    expect((await readAll(fs, '/paused')).subarray(0, 11).toString()).toBe('B took over');
-    // No late heartbeat brought the fenced host back: every slot is free.
-    expect(await surveyHosts(fs.volume, 0)).toEqual([]);
-    await expectClean(fs);
-    await fs.close();
-    expectVmfsToolsClean([path]);
+    await expectTakenOver(path, { noHosts: true });
     expect(existsSync(cut)).toBe(false);
   });
 
@@ -171,11 +160,6 @@ describe('hosts in separate network namespaces on one nbdkit', () => {
     const image = readFileSync(path);
     expect(image.includes('A LATE WRITE')).toBe(false);
     for (let n = acked + 1; n <= acked + 20; n++) expect(image.includes(`A ${String(n).padStart(8)}`), `stamp ${n}`).toBe(false);
-    const fs = await openDatastore([path], { readOnly: true });
-    expect((await readAll(fs, '/paused')).subarray(0, 11).toString()).toBe('B took over');
-    expect(await surveyHosts(fs.volume, 0)).toEqual([]);
-    await expectClean(fs);
-    await fs.close();
-    expectVmfsToolsClean([path]);
+    await expectTakenOver(path, { noHosts: true });
   });
 });
