@@ -15,7 +15,7 @@ import { RegionSnapshot, isLiveParticipant } from './slotWatch.js';
 import type { Reservation } from './reservation.js';
 
 /** Longest pause (ms) between two reads of the region while waiting. */
-const MAX_BACKOFF_MS = 2;
+const MAX_BACKOFF_MS = 0.25;
 
 export class DiskMutex implements Reservation {
   private readonly local = new Mutex();

@@ -242,7 +242,7 @@ async function bitmapWrites(fs: Vmfs, newSegments: number, read: Read): Promise<
     const skip = firstSlot <= lastOld ? LOCK_HEADER_SIZE : 0;
     out.push(...piecesOf(mapFileRange(file, layout.entryOffset(firstSlot), region.length), region, skip));
   }
-  if (needSize !== oldSize) out.push(...piecesOf(inodeParts, encodeInode(inode), LOCK_HEADER_SIZE));
+  if (needSize !== oldSize) out.push(...piecesOf(inodeParts, encodeInode(inode, false), LOCK_HEADER_SIZE));
   return out;
 }
 

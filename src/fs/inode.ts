@@ -60,9 +60,10 @@ export function decodeInode(buf: Uint8Array, base = 0): Inode {
 
 const LITTLE_ENDIAN_HOST = new Uint8Array(Uint32Array.of(1).buffer)[0] === 1;
 
-export function encodeInode(inode: Inode): Buffer {
+/** The inode's 2 KiB; without `withLock` the lock header's sector is left zero (for writes that skip it: it belongs to the lock protocol). */
+export function encodeInode(inode: Inode, withLock = true): Buffer {
   const buf = Buffer.alloc(INODE_SIZE);
-  lockHeaderStruct.encodeInto(inode.lock, buf, 0);
+  if (withLock) lockHeaderStruct.encodeInto(inode.lock, buf, 0);
   inodeFieldsStruct.encodeInto(inode, buf, 0);
   if (LITTLE_ENDIAN_HOST) buf.set(new Uint8Array(inode.blocks.buffer, inode.blocks.byteOffset, INODE_BLOCKS * 4), INODE_BLOCKS_OFFSET);
   else for (let i = 0; i < INODE_BLOCKS; i++) buf.writeUInt32LE(inode.blocks[i], INODE_BLOCKS_OFFSET + i * 4);
@@ -79,8 +80,9 @@ export function sameInode(a: Inode, b: Inode): boolean {
   return true;
 }
 
+/** A copy to change. The lock header's holder list is shared: the file system never changes it (the lock manager writes lock headers on disk). */
 export function cloneInode(inode: Inode): Inode {
-  return { ...inode, lock: { ...inode.lock, holders: Buffer.from(inode.lock.holders) }, blocks: new Uint32Array(inode.blocks) };
+  return { ...inode, lock: { ...inode.lock }, blocks: new Uint32Array(inode.blocks) };
 }
 
 export const S_IFMT = 0o170000;

@@ -53,15 +53,16 @@ export function decodeBitmapEntry(buf: Uint8Array, base = 0): BitmapEntry {
   return { ...bitmapEntryStruct.decode(buf, base), lock: lockHeaderStruct.decode(buf, base) };
 }
 
-export function encodeBitmapEntry(e: BitmapEntry): Buffer {
+/** The entry's 1 KiB; without `withLock` the lock header's sector is left zero (for writes that skip it). */
+export function encodeBitmapEntry(e: BitmapEntry, withLock = true): Buffer {
   const buf = Buffer.alloc(BITMAP_ENTRY_SIZE);
-  lockHeaderStruct.encodeInto(e.lock, buf, 0);
+  if (withLock) lockHeaderStruct.encodeInto(e.lock, buf, 0);
   bitmapEntryStruct.encodeInto(e, buf, 0);
   return buf;
 }
 
 export function cloneBitmapEntry(e: BitmapEntry): BitmapEntry {
-  return { ...e, bitmap: Buffer.from(e.bitmap), lock: { ...e.lock, holders: Buffer.from(e.lock.holders) } };
+  return { ...e, bitmap: Buffer.from(e.bitmap), lock: { ...e.lock } }; // holders shared, as cloneInode does
 }
 
 /** A fresh entry with `total` items, all free. */

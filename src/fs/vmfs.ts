@@ -528,13 +528,13 @@ export class Vmfs {
       !before || before.lock.magic !== after.lock.magic || before.lock.pos !== after.lock.pos;
     for (const [id, inode] of tx.inodes) {
       const from = ownsHeader(this.inodeCache.get(id), inode) ? 0 : LOCK_HEADER_SIZE;
-      writes.push(...piecesOf(this.fdc.itemRange(inodeAddress(id)), encodeInode(inode), from));
+      writes.push(...piecesOf(this.fdc.itemRange(inodeAddress(id)), encodeInode(inode, from === 0), from));
     }
     for (const [key, entry] of tx.entries) {
       const [kind, index] = key.split(':');
       const res = this.resource(kind as ResourceKind);
       const from = ownsHeader(res.entries[Number(index)], entry) ? 0 : LOCK_HEADER_SIZE;
-      writes.push({ offset: res.entryLogical(Number(index)) + from, data: encodeBitmapEntry(entry).subarray(from) });
+      writes.push({ offset: res.entryLogical(Number(index)) + from, data: encodeBitmapEntry(entry, from === 0).subarray(from) });
     }
     for (const [id, pb] of tx.pointerBlocks) {
       const buf = Buffer.alloc(POINTER_BLOCK_SIZE);
