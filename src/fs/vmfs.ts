@@ -695,16 +695,17 @@ export class Vmfs {
     });
   }
 
-
-
   private async readInto(tx: Transaction | null, inode: Inode, buf: Uint8Array, pos: number): Promise<number> {
     if (pos >= inode.size) return 0;
     const len = Math.min(buf.length, inode.size - pos);
+    // All pieces at once: a network extent keeps them in flight together.
+    const reads: Promise<void>[] = [];
     for (const p of await mapForRead(this.ctx, tx, inode, pos, len)) {
       const slice = buf.subarray(p.fileOffset - pos, p.fileOffset - pos + p.length);
       if (p.logical === null) slice.fill(0);
-      else await this.volume.read(slice, p.logical);
+      else reads.push(this.volume.read(slice, p.logical));
     }
+    await Promise.all(reads);
     return len;
   }
 
@@ -723,8 +724,8 @@ export class Vmfs {
         if (e instanceof FsError && e.code === 'ENOSPC') throw new FsError('ENOSPC', `inode 0x${id.toString(16)}`);
         throw e;
       }
-      // Data first, then the metadata that makes it reachable.
-      for (const p of pieces) await this.volume.write(data.subarray(p.fileOffset - at, p.fileOffset - at + p.length), p.logical!);
+      // Data first (every piece at once: a network extent keeps them in flight together), then the metadata that makes it reachable.
+      await Promise.all(pieces.map((p) => this.volume.write(data.subarray(p.fileOffset - at, p.fileOffset - at + p.length), p.logical!)));
       const now = this.clock();
       if (at + data.length > inode.size) inode.size = at + data.length;
       inode.mtime = now;
