@@ -41,7 +41,7 @@ for (const file of files) {
         '\n',
     );
   }
-  sections.push({ file, title: mod.title, rows });
+  sections.push({ file, title: mod.title, rows, notes: mod.notes });
 }
 
 function fmt(v) {
@@ -69,6 +69,7 @@ for (const s of sections) {
       r.ratio !== undefined ? `${(r.ratio * 100).toFixed(0)}%` : ''
     } | ${r.target ?? ''} |\n`;
   }
+  if (s.notes) body += `\n${s.notes.trim()}\n`; // a bench's own reading of its figures (its \`notes\` export)
   kept.set(s.file, `${body}\n`);
 }
 let doc = '# Benchmarks\n\n`npm run bench` runs every benchmark; `npm run bench -- NAME` runs one file of `bench/`. Every ratio is against a baseline measured in the same run on the same machine. Speed is never asserted in tests.\n\n';
