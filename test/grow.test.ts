@@ -1,7 +1,7 @@
 // Growing datastores: adding extents and growing the last one, with every
 // byte and both checkers after each step, crash points, and refusals.
 import { spawnSync } from 'node:child_process';
-import { chmodSync, copyFileSync, mkdirSync, readFileSync, statSync, truncateSync, writeFileSync } from 'node:fs';
+import { chmodSync, copyFileSync, existsSync, mkdirSync, readFileSync, statSync, truncateSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { formatDatastore, openDatastore } from '../src/fs/datastore.js';
@@ -219,6 +219,7 @@ describe('growing a datastore', () => {
       expect(r.code, args[0]).toBe(3);
     }
     expect(extents.map((p) => readFileSync(p).subarray(0x100000, 0x1100000)).every((b, i) => b.equals(before[i]))).toBe(true);
+    expect(existsSync(join(dir, 'e2'))).toBe(false); // the refused extend removed the file it had made
   });
 
   it('refuses a 33rd extent', async () => {

@@ -1,6 +1,7 @@
 // Opening and formatting datastores by extent name: the entry points tools use.
 import { BlockDevice } from '../device/blockDevice.js';
-import { openDevice } from '../device/openDevice.js';
+import { existsSync, rmSync } from 'node:fs';
+import { isNbdUrl, openDevice } from '../device/openDevice.js';
 import { VolumeError } from '../util/errors.js';
 import { surveyHosts } from '../cluster/survey.js';
 import { newUuid } from '../util/uuid.js';
@@ -91,7 +92,9 @@ async function openAll(names: string[], options: { readOnly?: boolean; create?: 
 export async function extendDatastore(extents: string[], newExtent: string, options: { size?: number; force?: boolean } = {}): Promise<DatastoreGrowth> {
   if (extents.includes(newExtent)) throw new VolumeError(`${newExtent}: already an extent of this datastore`);
   if (options.size !== undefined && segmentsFor(options.size) < 1) throw new VolumeError(`size ${options.size} is too small for an extent (at least ${deviceSizeFor(1)} bytes)`);
+  const created = options.size !== undefined && !isNbdUrl(newExtent) && !existsSync(newExtent);
   const added = await openDevice(newExtent, { create: options.size !== undefined });
+  let done = false;
   try {
     if (!options.force && (await hasVolumeHeader(added))) throw new VolumeError(`${newExtent}: already holds a VMFS extent (use --force to add it anyway)`);
     if (options.size !== undefined && added.size < options.size) {
@@ -99,9 +102,12 @@ export async function extendDatastore(extents: string[], newExtent: string, opti
       await added.setSize(options.size);
     }
     if (segmentsFor(added.size) < 1) throw new VolumeError(`${newExtent}: too small for an extent (${added.size} bytes; at least ${deviceSizeFor(1)} needed; give --size)`);
-    return await runGrowth(extents, added);
+    const result = await runGrowth(extents, added);
+    done = true;
+    return result;
   } finally {
     await added.close();
+    if (created && !done) rmSync(newExtent, { force: true }); // a refused extend leaves no file it made
   }
 }
 

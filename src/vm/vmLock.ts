@@ -52,6 +52,10 @@ export class FileVmLock implements VmLock {
       file = await this.folder.create(LOCK_FILE);
     } catch (e) {
       const h = await this.holder().catch(() => null);
+      if (h && this.leftByDeadProcess(h)) {
+        await this.folder.remove(LOCK_FILE); // its runner was killed on this machine: the lock is stale
+        return this.acquire();
+      }
       if (h || (await this.folder.exists(LOCK_FILE))) {
         throw new VmLockedError(`VM '${this.vmName}' is in use: ${h ? `held by host ${h.host}, pid ${h.pid}, since ${h.since}` : 'its lock file exists'} (${this.folder.describe(LOCK_FILE)})`);
       }
@@ -84,6 +88,18 @@ export class FileVmLock implements VmLock {
     await this.vmx?.close();
     this.vmx = null;
     await this.folder.remove(LOCK_FILE);
+  }
+
+  /** The lock names this machine and a process that no longer exists. */
+  private leftByDeadProcess(h: VmLockHolder): boolean {
+    const pid = h.pid;
+    if (h.host !== this.me.host || pid === undefined || !Number.isSafeInteger(pid) || pid <= 0 || pid === this.me.pid) return false;
+    try {
+      process.kill(pid, 0);
+      return false;
+    } catch (e) {
+      return (e as NodeJS.ErrnoException).code === 'ESRCH';
+    }
   }
 
   async holder(): Promise<VmLockHolder | null> {

@@ -1,6 +1,8 @@
 // Hostile or broken VM files: each refused with a clear one-line VmError,
 // never a crash or an access outside the VM's folder. Also the lock: a second
 // run of a VM names the host and pid that hold it.
+import { spawnSync } from 'node:child_process';
+import { hostname } from 'node:os';
 import { describe, expect, it } from 'vitest';
 import { createSample } from '../../src/vm/create.js';
 import { VmError, VmLockedError } from '../../src/vm/errors.js';
@@ -187,5 +189,15 @@ describe('the VM lock', () => {
     await other.release();
     expect((await run(vm)).exitCode).toBe(0);
     expect(await vm.folder.exists('vm.lck')).toBe(false);
+  });
+
+  it('a lock left by a runner killed on this machine is broken; one of another machine is not', async () => {
+    const vm = await sample();
+    const dead = spawnSync(process.execPath, ['-e', '0']).pid!; // a pid that has exited
+    await new FileVmLock(vm.folder, vm.name, { host: hostname(), pid: dead, since: '' }).acquire();
+    expect((await run(vm)).exitCode).toBe(0);
+    expect(await vm.folder.exists('vm.lck')).toBe(false);
+    await new FileVmLock(vm.folder, vm.name, { host: 'esx-b', pid: dead, since: '' }).acquire();
+    await expect(runVm(vm)).rejects.toBeInstanceOf(VmLockedError);
   });
 });
