@@ -103,11 +103,6 @@ export class Resource {
     return new Resource(kind, layout, file, entries);
   }
 
-  /** Re-reads every entry from disk (another host changed the bitmaps). */
-  async reload(read: (offset: number, length: number) => Promise<Buffer>): Promise<void> {
-    this.adopt(await Resource.load(this.kind, this.layout, this.file, read));
-  }
-
   /** Re-reads one entry (another host changed it). */
   async reloadEntry(entry: number, read: (offset: number, length: number) => Promise<Buffer>): Promise<void> {
     if (entry >= this.entries.length) return;

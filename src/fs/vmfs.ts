@@ -390,7 +390,7 @@ export class Vmfs {
       if (this.readOnly) throw new FsError('EROFS', this.volume.extents[0].device.name);
       if (!this.coordinator) {
         const result = await fn();
-        await this.forgetAll(true);
+        await this.forgetAll();
         return result;
       }
       const coordinator = this.coordinator;
@@ -407,7 +407,7 @@ export class Vmfs {
         }
         if (outcome !== RETRY) {
           const { result, generation } = outcome as { result: T; generation: number };
-          await this.forgetAll(true);
+          await this.forgetAll();
           this.cachedGeneration = generation;
           return result;
         }
@@ -434,7 +434,7 @@ export class Vmfs {
       if (g === this.cachedGeneration) return true;
       const records = this.cachedGeneration < 0 ? null : await readChangesSince(this.volume, this.cachedGeneration, g);
       if (records) await this.forget(records.flatMap((r) => r.changes));
-      else await this.forgetAll(true);
+      else await this.forgetAll();
       if ((await this.coordinator.generation()) === g) {
         this.cachedGeneration = g;
         return true;
@@ -442,13 +442,12 @@ export class Vmfs {
     }
   }
 
-  /** Drops every cache; with `geometry`, re-reads the volume and the resource files too. */
-  private async forgetAll(geometry: boolean): Promise<void> {
+  /** Drops every cache and re-reads the volume's geometry and the resource files. */
+  private async forgetAll(): Promise<void> {
     this.inodeCache.clear();
     this.dirCache.clear();
     this.pbCache.clear();
-    if (geometry) await this.reloadGeometry();
-    else for (const r of [this.fbb, this.fdc, this.pbc, this.sbc]) await r.reload(reader(this.volume));
+    await this.reloadGeometry();
   }
 
   /** Drops what other hosts changed: inodes and pointer blocks (read again when needed), bitmap entries and directory slots (read again now). */
