@@ -60,6 +60,14 @@ async function readDs(ds: string, path: string): Promise<string> {
   }
 }
 
+
+/** Host A runs the shell VM with checkpoints and feeds it its input; returns once both programs ran (stdin stays open: the shell then waits for more). */
+async function runShellOnA(ds: string) {
+  const a = background(['vm', 'run', 'shell', '-d', ds, '--host-uuid', A, '--checkpoint-every', '1000000']);
+  a.child.stdin!.write(INPUT);
+  await a.waitFor(/--> exit status \d+\n--> exit status \d+\n--> $/);
+  return a;
+}
 describe('a VM shared by cluster hosts', async () => {
   // The uninterrupted run the interrupted ones must match: same input, then end of input.
   const reference = await (async () => {
@@ -102,9 +110,7 @@ describe('a VM shared by cluster hosts', async () => {
     const ds = await datastoreWithShell('kill');
     const ha = background(['vm', 'ha', '-d', ds, '--watch', '--host-uuid', C]);
     await ha.waitFor(/watching \/\n/);
-    const a = background(['vm', 'run', 'shell', '-d', ds, '--host-uuid', A, '--checkpoint-every', '1000000']);
-    a.child.stdin!.write(INPUT); // stdin stays open: after sort the shell waits for more
-    await a.waitFor(/--> exit status \d+\n--> exit status \d+\n--> $/);
+    const a = await runShellOnA(ds);
     expect(a.stdout()).toBe(reference.out.slice(0, -1));
     a.child.kill('SIGKILL');
     await a.exited;
@@ -127,9 +133,7 @@ describe('a VM shared by cluster hosts', async () => {
 
   it('two ha hosts after a death: exactly one restarts the VM, the other leaves it', async () => {
     const ds = await datastoreWithShell('two-ha');
-    const a = background(['vm', 'run', 'shell', '-d', ds, '--host-uuid', A, '--checkpoint-every', '1000000']);
-    a.child.stdin!.write(INPUT);
-    await a.waitFor(/--> exit status \d+\n--> exit status \d+\n--> $/);
+    const a = await runShellOnA(ds);
     a.child.kill('SIGKILL');
     await a.exited;
     const passes = [B, C].map((u) => background(['vm', 'ha', '-d', ds, '--host-uuid', u]));
@@ -167,9 +171,7 @@ describe('a VM shared by cluster hosts', async () => {
 
   it('a host paused past its lease stops its guest and exits 5; ha had restarted the VM, which ends as the uninterrupted run', async () => {
     const ds = await datastoreWithShell('pause');
-    const a = background(['vm', 'run', 'shell', '-d', ds, '--host-uuid', A, '--checkpoint-every', '1000000']);
-    a.child.stdin!.write(INPUT);
-    await a.waitFor(/--> exit status \d+\n--> exit status \d+\n--> $/);
+    const a = await runShellOnA(ds);
     a.child.kill('SIGSTOP');
     // One pass by another host: it waits a lease, sees A dead, takes it over and resumes the VM.
     const ha = vmfs(['vm', 'ha', '-d', ds, '--host-uuid', B]);
