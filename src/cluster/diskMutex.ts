@@ -38,20 +38,30 @@ export class DiskMutex implements Reservation {
     const host = this.host;
     try {
       await host.writeOwnSlot({ choosing: 1 });
-      let max = this.maxTicket(await host.readParticipants());
+      let max = await this.judge((snap) => this.maxTicket(snap));
       for (let backoff = 0.05; max === null; backoff = Math.min(MAX_BACKOFF_MS, backoff * 2)) {
         await sleep(backoff);
-        max = this.maxTicket(await host.readParticipants());
+        max = await this.judge((snap) => this.maxTicket(snap));
       }
       const ticket = max + 1;
       await host.writeOwnSlot({ choosing: 0, ticket });
       for (let backoff = 0.05; ; backoff = Math.min(MAX_BACKOFF_MS, backoff * 2)) {
-        if (!this.blocked(await host.readParticipants(), ticket)) return;
+        if (!(await this.judge((snap) => this.blocked(snap, ticket)))) return;
         await sleep(backoff);
       }
     } catch (e) {
       await this.leave().catch(() => undefined);
       throw e;
+    }
+  }
+
+  /** Reads the participants' registers and judges them; the snapshot's buffer goes back for the next read whatever the verdict. */
+  private async judge<T>(verdict: (snap: RegionSnapshot) => T): Promise<T> {
+    const snap = await this.host.readParticipants();
+    try {
+      return verdict(snap);
+    } finally {
+      snap.release();
     }
   }
 
@@ -64,7 +74,6 @@ export class DiskMutex implements Reservation {
       if (v.unsettled && !this.host.watch.isDead(j)) return null;
       if (v.intact) max = Math.max(max, v.slot.ticket);
     }
-    snap.release();
     return max;
   }
 
@@ -80,7 +89,6 @@ export class DiskMutex implements Reservation {
       else waits = v.slot.choosing !== 0 || (v.slot.ticket !== 0 && (v.slot.ticket < ticket || (v.slot.ticket === ticket && j < me)));
       if (waits && !this.host.watch.isDead(j)) return true;
     }
-    snap.release();
     return false;
   }
 
