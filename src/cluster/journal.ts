@@ -1,7 +1,8 @@
 // A host's metadata journal: a region of logical bytes (in file blocks that
 // .vh.sf owns) holding checksummed records, each one transaction's writes.
-// commit() appends the record and flushes it, then applies the writes in
-// place; checkpoint() flushes the in-place writes and moves the header past
+// commit() appends the record, then applies the writes in place (the
+// caller flushes when it wants them durable); checkpoint() flushes the
+// in-place writes and moves the header past
 // the applied records. replayJournal() re-applies, in order, every complete
 // record after the checkpoint and stops at the first torn or stale one; it
 // is idempotent. The host replays its own journal when it opens it; another
@@ -211,7 +212,13 @@ export class Journal {
     return { journal: new Journal(volume, region, h.nonce, h.start, h.nextSeq), replayed: records };
   }
 
-  /** Logs one transaction's writes (durably), then applies them in place. `tag` goes with the record (see replayJournal). */
+  /**
+   * Logs one transaction's writes, then applies them in place. `tag` goes
+   * with the record (see replayJournal). The record's write has returned
+   * before the first in-place write starts, so a host that dies midway leaves
+   * it whole for replay; making it durable (against power loss) is the
+   * caller's flush, after the commit.
+   */
   commit(writes: JournalWrite[], tag = 0): Promise<void> {
     return this.turns.run(() => this.append(writes, tag));
   }
@@ -224,7 +231,6 @@ export class Journal {
     }
     if (this.tail + rec.length > this.region.length) await this.writeCheckpoint(SECTOR); // wrap: everything before is applied
     await this.volume.write(rec, this.region.offset + this.tail);
-    await this.volume.flush();
     this.tail += rec.length;
     this.seq++;
     this.dirty = true;

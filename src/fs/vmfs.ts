@@ -344,11 +344,12 @@ export class Vmfs {
     return this.mutex.run(async () => {
       if (this.readOnly) throw new FsError('EROFS', this.volume.extents[0].device.name);
       let claims = new Set<string>();
+      let wrote = false;
       const run = async () => {
         if (!(await this.revalidate(true))) return RETRY;
         const tx = new Transaction();
         const result = await fn(tx);
-        await this.commit(tx);
+        wrote = await this.commit(tx);
         claims = tx.claims;
         return result;
       };
@@ -356,6 +357,9 @@ export class Vmfs {
       for (let spins = 0; ; spins++) {
         const result = await this.coordinator.exclusive(run);
         if (result !== RETRY) {
+          // Durable before the caller hears of it, flushed after the
+          // reservation is given back: hosts flush side by side, not in turn.
+          if (wrote) await this.volume.flush();
           await this.claimClusters(this.coordinator, claims);
           return result as T;
         }
@@ -512,14 +516,15 @@ export class Vmfs {
     });
   }
 
-  private async commit(tx: Transaction): Promise<void> {
+  /** Writes the transaction (through the coordinator's journal or the sink) and installs it in the caches; false when it had nothing to write. */
+  private async commit(tx: Transaction): Promise<boolean> {
     // An inode the operation looked at but left as it was (a write inside
     // allocated blocks in the same second) costs no metadata write.
     for (const [id, inode] of tx.inodes) {
       const before = this.inodeCache.get(id);
       if (before && !tx.freedInodes.has(id) && sameInode(before, inode)) tx.inodes.delete(id);
     }
-    if (tx.empty) return;
+    if (tx.empty) return false;
     const writes: MetaWrite[] = [];
     // Lock headers belong to the lock protocol: an object's first sector is
     // written only when the object itself is new (or its identity repaired).
@@ -566,6 +571,7 @@ export class Vmfs {
         else state.index.set(name, slot);
       }
     }
+    return true;
   }
 
   private resource(kind: ResourceKind): Resource {
