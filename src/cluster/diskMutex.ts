@@ -8,7 +8,7 @@
 //
 // Uncontended cost: two register writes and two reads of the participants'
 // slots to enter, one register write to leave.
-import { sleep } from './clock.js';
+import { pause } from './clock.js';
 import { Mutex } from '../util/mutex.js';
 import { HostHeartbeat } from './hostHeartbeat.js';
 import { RegionSnapshot, isLiveParticipant } from './slotWatch.js';
@@ -40,14 +40,14 @@ export class DiskMutex implements Reservation {
       await host.writeOwnSlot({ choosing: 1 });
       let max = await this.judge((snap) => this.maxTicket(snap));
       for (let backoff = 0.05; max === null; backoff = Math.min(MAX_BACKOFF_MS, backoff * 2)) {
-        await sleep(backoff);
+        await pause(backoff);
         max = await this.judge((snap) => this.maxTicket(snap));
       }
       const ticket = max + 1;
       await host.writeOwnSlot({ choosing: 0, ticket });
       for (let backoff = 0.05; ; backoff = Math.min(MAX_BACKOFF_MS, backoff * 2)) {
         if (!(await this.judge((snap) => this.blocked(snap, ticket)))) return;
-        await sleep(backoff);
+        await pause(backoff);
       }
     } catch (e) {
       await this.leave().catch(() => undefined);
