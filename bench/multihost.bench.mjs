@@ -21,18 +21,19 @@ target (4 hosts at twice one host) needs commits under per-object locks
 reservation, so that hosts working on different objects commit at once.
 `;
 
-const PER_HOST = 800;
+const PER_HOST = 2000;
+const WARM_UP = 500;
 
 async function round(root, workdir, hosts, shared) {
   const { formatDatastore } = await import(join(root, 'dist', 'fs', 'datastore.js'));
   const tag = `${shared ? 's' : 'o'}${hosts}`;
   const path = join(workdir, `h${tag}.vmfs`);
-  const fs = await formatDatastore([path], { size: 2 ** 30 });
+  const fs = await formatDatastore([path], { size: 2 ** 31 });
   await fs.close();
   const go = join(workdir, `go${tag}`);
   const procs = Array.from({ length: hosts }, (_, k) => {
     const dir = shared ? '/shared' : `/own-${k}`;
-    const child = spawn(process.execPath, [join(root, 'bench', 'multihostWorker.mjs'), path, `6b00${k}000-00000001-0001-00000000000${k}`, `h${k}`, String(PER_HOST), go, dir], { stdio: ['ignore', 'pipe', 'inherit'] });
+    const child = spawn(process.execPath, [join(root, 'bench', 'multihostWorker.mjs'), path, `6b00${k}000-00000001-0001-00000000000${k}`, `h${k}`, String(PER_HOST), String(WARM_UP), go, dir], { stdio: ['ignore', 'pipe', 'inherit'] });
     const lines = [];
     createInterface({ input: child.stdout }).on('line', (l) => lines.push(l));
     return { child, lines, exited: new Promise((r) => child.on('exit', r)) };
