@@ -127,6 +127,29 @@ describe('on-disk structures round-trip', () => {
   });
 });
 
+describe('the struct codec', () => {
+  const s = new Struct('probe', 16, { a: { offset: 0, type: 'u64' }, b: { offset: 8, type: 'u64' } });
+
+  it('u64: little-endian bytes for every safe integer, read back exactly', () => {
+    fc.assert(
+      fc.property(u64, (v) => {
+        const buf = s.encode({ a: v, b: 0 });
+        expect(buf.readBigUInt64LE(0)).toBe(BigInt(v));
+        expect(s.decode(buf).a).toBe(v);
+      }),
+    );
+  });
+
+  it('u64: a value past 2^53 on disk (damage) reads as MAX_SAFE_INTEGER; one the codec cannot hold is refused', () => {
+    const buf = Buffer.alloc(16);
+    buf.writeBigUInt64LE(2n ** 53n, 0);
+    buf.writeBigUInt64LE(2n ** 64n - 1n, 8);
+    expect(s.decode(buf)).toEqual({ a: Number.MAX_SAFE_INTEGER, b: Number.MAX_SAFE_INTEGER });
+    expect(() => s.encode({ a: -1, b: 0 })).toThrow(/probe\.a: -1 is not a u64/);
+    expect(() => s.encode({ a: 2 ** 60, b: 0 })).toThrow(/probe\.a/);
+  });
+});
+
 describe('block ids', () => {
   it('file blocks', () => {
     expect(blockId.fileBlockId(0)).toBe(1);

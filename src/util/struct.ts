@@ -36,28 +36,39 @@ export function fieldSize(t: FieldType): number {
   return 'bytes' in t ? t.bytes : t.cstring;
 }
 
+/** A field as the codec walks it: worked out once per structure, not on every call. */
+interface Step {
+  key: string;
+  offset: number;
+  type: FieldType;
+  what: string;
+}
+
 export class Struct<S extends Record<string, FieldDef>> {
+  private readonly steps: Step[];
+
   constructor(
     readonly name: string,
     readonly size: number,
     readonly fields: S,
   ) {
-    for (const [k, f] of Object.entries(fields)) {
-      if (f.offset + fieldSize(f.type) > size) throw new Error(`${name}.${k} lies outside the ${size}-byte structure`);
+    this.steps = Object.entries(fields).map(([key, f]) => ({ key, offset: f.offset, type: f.type, what: `${name}.${key}` }));
+    for (const s of this.steps) {
+      if (s.offset + fieldSize(s.type) > size) throw new Error(`${s.what} lies outside the ${size}-byte structure`);
     }
   }
 
   decode(buf: Uint8Array, base = 0): Decoded<S> {
-    const b = Buffer.from(buf.buffer, buf.byteOffset, buf.byteLength);
+    const b = asBuffer(buf);
     const out: Record<string, unknown> = {};
-    for (const [k, f] of Object.entries(this.fields)) out[k] = readField(b, base + f.offset, f.type);
+    for (const s of this.steps) out[s.key] = readField(b, base + s.offset, s.type);
     return out as Decoded<S>;
   }
 
   /** Writes every field of `value` into `buf` at `base`; bytes not covered by a field are left alone. */
   encodeInto(value: Decoded<S>, buf: Uint8Array, base = 0): void {
-    const b = Buffer.from(buf.buffer, buf.byteOffset, buf.byteLength);
-    for (const [k, f] of Object.entries(this.fields)) writeField(b, base + f.offset, f.type, (value as Record<string, unknown>)[k], `${this.name}.${k}`);
+    const b = asBuffer(buf);
+    for (const s of this.steps) writeField(b, base + s.offset, s.type, (value as Record<string, unknown>)[s.key], s.what);
   }
 
   encode(value: Decoded<S>): Buffer {
@@ -66,6 +77,12 @@ export class Struct<S extends Record<string, FieldDef>> {
     return buf;
   }
 }
+
+function asBuffer(buf: Uint8Array): Buffer {
+  return Buffer.isBuffer(buf) ? buf : Buffer.from(buf.buffer, buf.byteOffset, buf.byteLength);
+}
+
+const TWO_32 = 2 ** 32;
 
 export function defineStruct<S extends Record<string, FieldDef>>(name: string, size: number, fields: S): Struct<S> {
   return new Struct(name, size, fields);
@@ -80,9 +97,9 @@ function readField(b: Buffer, at: number, t: FieldType): unknown {
     case 'u32':
       return b.readUInt32LE(at);
     case 'u64': {
-      const v = b.readBigUInt64LE(at);
       // Offsets and counts on disk fit in 53 bits; larger values only come from damage.
-      return v <= BigInt(Number.MAX_SAFE_INTEGER) ? Number(v) : Number.MAX_SAFE_INTEGER;
+      const high = b.readUInt32LE(at + 4);
+      return high < 0x200000 ? high * TWO_32 + b.readUInt32LE(at) : Number.MAX_SAFE_INTEGER;
     }
     case 'uuid':
       return formatUuid(b.subarray(at, at + 16));
@@ -107,9 +124,13 @@ function writeField(b: Buffer, at: number, t: FieldType, v: unknown, what: strin
     case 'u32':
       b.writeUInt32LE(Number(v) >>> 0, at);
       return;
-    case 'u64':
-      b.writeBigUInt64LE(BigInt(Number(v)), at);
+    case 'u64': {
+      const n = Number(v);
+      if (!Number.isSafeInteger(n) || n < 0) throw new Error(`${what}: ${v} is not a u64 this codec can hold`);
+      b.writeUInt32LE(n % TWO_32, at);
+      b.writeUInt32LE(Math.floor(n / TWO_32), at + 4);
       return;
+    }
     case 'uuid':
       parseUuid(String(v)).copy(b, at);
       return;
