@@ -2,7 +2,7 @@
 // A lock header, the attributes, then 256 block ids whose meaning depends on
 // the addressing mode (zla): file blocks, sub-blocks or pointer blocks.
 import { LockHeader, lockHeaderStruct } from '../cluster/lockHeader.js';
-import { defineStruct, Decoded } from '../util/struct.js';
+import { defineStruct, Decoded, zeroedBuffer } from '../util/struct.js';
 
 export const INODE_SIZE = 0x800;
 export const INODE_MAGIC = 0x10c00001;
@@ -62,7 +62,7 @@ const LITTLE_ENDIAN_HOST = new Uint8Array(Uint32Array.of(1).buffer)[0] === 1;
 
 /** The inode's 2 KiB; without `withLock` the lock header's sector is left zero (for writes that skip it: it belongs to the lock protocol). */
 export function encodeInode(inode: Inode, withLock = true): Buffer {
-  const buf = Buffer.alloc(INODE_SIZE);
+  const buf = zeroedBuffer(INODE_SIZE);
   if (withLock) lockHeaderStruct.encodeInto(inode.lock, buf, 0);
   inodeFieldsStruct.encodeInto(inode, buf, 0);
   if (LITTLE_ENDIAN_HOST) buf.set(new Uint8Array(inode.blocks.buffer, inode.blocks.byteOffset, INODE_BLOCKS * 4), INODE_BLOCKS_OFFSET);

@@ -5,7 +5,7 @@
 // The geometry is always read from the header, never assumed, so that volumes
 // formatted by ESX (with its own choices) open too.
 import { LockHeader, freeLockHeader, lockHeaderStruct } from '../cluster/lockHeader.js';
-import { defineStruct, Decoded } from '../util/struct.js';
+import { defineStruct, Decoded, zeroedBuffer } from '../util/struct.js';
 import { EntryItem } from './blockId.js';
 
 export const BITMAP_ENTRY_SIZE = 0x400;
@@ -55,7 +55,7 @@ export function decodeBitmapEntry(buf: Uint8Array, base = 0): BitmapEntry {
 
 /** The entry's 1 KiB; without `withLock` the lock header's sector is left zero (for writes that skip it). */
 export function encodeBitmapEntry(e: BitmapEntry, withLock = true): Buffer {
-  const buf = Buffer.alloc(BITMAP_ENTRY_SIZE);
+  const buf = zeroedBuffer(BITMAP_ENTRY_SIZE);
   if (withLock) lockHeaderStruct.encodeInto(e.lock, buf, 0);
   bitmapEntryStruct.encodeInto(e, buf, 0);
   return buf;

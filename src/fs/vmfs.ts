@@ -227,7 +227,7 @@ export class Vmfs {
   private async readMeta(parts: { logical: number; length: number }[]): Promise<Buffer> {
     const bufs: Buffer[] = [];
     for (const p of parts) {
-      const b = Buffer.alloc(p.length);
+      const b = Buffer.allocUnsafe(p.length); // filled whole by the read
       await this.volume.read(b, p.logical);
       bufs.push(b);
     }
@@ -542,7 +542,7 @@ export class Vmfs {
       writes.push({ offset: res.entryLogical(Number(index)) + from, data: encodeBitmapEntry(entry, from === 0).subarray(from) });
     }
     for (const [id, pb] of tx.pointerBlocks) {
-      const buf = Buffer.alloc(POINTER_BLOCK_SIZE);
+      const buf = Buffer.allocUnsafe(POINTER_BLOCK_SIZE); // every byte written below
       for (let i = 0; i < POINTERS_PER_BLOCK; i++) buf.writeUInt32LE(pb[i], i * 4);
       writes.push(...piecesOf(this.pbc.itemRange(pointerBlockAddress(id)), buf));
     }

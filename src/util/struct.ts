@@ -72,10 +72,19 @@ export class Struct<S extends Record<string, FieldDef>> {
   }
 
   encode(value: Decoded<S>): Buffer {
-    const buf = Buffer.alloc(this.size);
+    const buf = zeroedBuffer(this.size);
     this.encodeInto(value, buf);
     return buf;
   }
+}
+
+/**
+ * A zero-filled buffer. Small ones come from Node's shared pool: Buffer.alloc
+ * gives each its own backing store, which costs more than the zeroing on the
+ * paths that encode a few structures per operation.
+ */
+export function zeroedBuffer(size: number): Buffer {
+  return Buffer.allocUnsafe(size).fill(0);
 }
 
 function asBuffer(buf: Uint8Array): Buffer {
