@@ -92,6 +92,7 @@ function asBuffer(buf: Uint8Array): Buffer {
 }
 
 const TWO_32 = 2 ** 32;
+const TWO_64 = 2 ** 64;
 
 export function defineStruct<S extends Record<string, FieldDef>>(name: string, size: number, fields: S): Struct<S> {
   return new Struct(name, size, fields);
@@ -134,8 +135,9 @@ function writeField(b: Buffer, at: number, t: FieldType, v: unknown, what: strin
       b.writeUInt32LE(Number(v) >>> 0, at);
       return;
     case 'u64': {
+      // Any integer double below 2^64 splits exactly (a remainder and a division by a power of two).
       const n = Number(v);
-      if (!Number.isSafeInteger(n) || n < 0) throw new Error(`${what}: ${v} is not a u64 this codec can hold`);
+      if (!Number.isInteger(n) || n < 0 || n >= TWO_64) throw new Error(`${what}: ${v} is not a u64`);
       b.writeUInt32LE(n % TWO_32, at);
       b.writeUInt32LE(Math.floor(n / TWO_32), at + 4);
       return;
