@@ -173,6 +173,14 @@ export class Vmfs {
 
   // ------------------------------------------------------- metadata access
 
+  /**
+   * The inode if the transaction or the cache holds it. Hot paths try this
+   * before awaiting inode(): an await costs even when nothing is read.
+   */
+  private known(tx: Transaction | null, id: number): Inode | undefined {
+    return tx?.inodes.get(id) ?? this.inodeCache.get(id);
+  }
+
   /** The inode as the transaction (or, without one, the committed state) sees it. */
   async inode(tx: Transaction | null, id: number): Promise<Inode> {
     const pending = tx?.inodes.get(id);
@@ -194,7 +202,7 @@ export class Vmfs {
   async editInode(tx: Transaction, id: number): Promise<Inode> {
     let inode = tx.inodes.get(id);
     if (!inode) {
-      inode = cloneInode(await this.inode(null, id));
+      inode = cloneInode(this.inodeCache.get(id) ?? (await this.inode(null, id)));
       tx.inodes.set(id, inode);
     }
     return inode;
@@ -262,7 +270,7 @@ export class Vmfs {
 
   /** A directory's entry for `name` as the transaction sees it. */
   private async dirLookup(tx: Transaction | null, dirId: number, name: string): Promise<DirEntry | undefined> {
-    const base = await this.dirState(dirId);
+    const base = this.dirCache.get(dirId) ?? (await this.dirState(dirId));
     const o = tx?.dirs.get(dirId);
     if (o) {
       const slot = o.names.get(name);
@@ -275,7 +283,7 @@ export class Vmfs {
 
   /** A directory's raw entries, slot by slot, as the transaction sees them. */
   async dirEntries(tx: Transaction | null, dirId: number): Promise<DirEntry[]> {
-    const base = await this.dirState(dirId);
+    const base = this.dirCache.get(dirId) ?? (await this.dirState(dirId));
     const o = tx?.dirs.get(dirId);
     if (!o) return base.entries;
     const out: DirEntry[] = [];
@@ -284,7 +292,7 @@ export class Vmfs {
   }
 
   async dirSetSlot(tx: Transaction, dir: Inode, slot: number, entry: DirEntry): Promise<void> {
-    const base = await this.dirState(dir.id);
+    const base = this.dirCache.get(dir.id) ?? (await this.dirState(dir.id));
     const o = this.overlay(tx, dir.id, base);
     o.slots.set(slot, entry);
     o.names.set(entry.name, slot);
@@ -292,14 +300,14 @@ export class Vmfs {
   }
 
   async dirAdd(tx: Transaction, dir: Inode, entry: DirEntry): Promise<void> {
-    const o = this.overlay(tx, dir.id, await this.dirState(dir.id));
+    const o = this.overlay(tx, dir.id, this.dirCache.get(dir.id) ?? (await this.dirState(dir.id)));
     const slot = o.length++;
     await this.dirSetSlot(tx, dir, slot, entry);
   }
 
   /** The slot holding `name` as the transaction sees it, or -1 (through the name index: no scan). */
   private async dirSlotOf(tx: Transaction, dirId: number, name: string): Promise<number> {
-    const base = await this.dirState(dirId);
+    const base = this.dirCache.get(dirId) ?? (await this.dirState(dirId));
     const o = tx.dirs.get(dirId);
     const pending = o?.names.get(name);
     if (pending !== undefined) return pending;
@@ -316,7 +324,7 @@ export class Vmfs {
 
   /** Removes the entry in `slot` (the last entry moves into it). */
   async dirRemoveSlot(tx: Transaction, dir: Inode, slot: number): Promise<void> {
-    const base = await this.dirState(dir.id);
+    const base = this.dirCache.get(dir.id) ?? (await this.dirState(dir.id));
     const o = this.overlay(tx, dir.id, base);
     const at = (i: number) => o.slots.get(i) ?? base.entries[i];
     const name = at(slot).name;
@@ -347,7 +355,7 @@ export class Vmfs {
       let claims = new Set<string>();
       let wrote = false;
       const run = async () => {
-        if (!(await this.revalidate(true))) return RETRY;
+        if (this.coordinator && !(await this.revalidate(true))) return RETRY;
         const tx = new Transaction();
         const result = await fn(tx);
         wrote = await this.commit(tx);
@@ -510,7 +518,7 @@ export class Vmfs {
   private reading<T>(fn: () => Promise<T>): Promise<T> {
     return this.mutex.run(async () => {
       for (;;) {
-        await this.revalidate();
+        if (this.coordinator) await this.revalidate();
         const result = await fn();
         if (!this.coordinator || (await this.coordinator.generation()) === this.cachedGeneration) return result;
       }
@@ -593,7 +601,7 @@ export class Vmfs {
     const parts = splitPath(path);
     let dir = ROOT_INODE_ID;
     for (let i = 0; i < parts.length; i++) {
-      const inode = await this.inode(tx, dir);
+      const inode = this.known(tx, dir) ?? (await this.inode(tx, dir));
       if (inode.type !== InodeType.Directory) throw new FsError('ENOTDIR', path);
       const e = await this.dirLookup(tx, dir, parts[i]);
       if (!e) throw new FsError('ENOENT', path);
@@ -617,7 +625,7 @@ export class Vmfs {
     const name = parts[parts.length - 1];
     if (Buffer.byteLength(name) > MAX_NAME_BYTES) throw new FsError('ENAMETOOLONG', path);
     const parent = await this.resolvePath(tx, '/' + parts.slice(0, -1).join('/'));
-    const p = await this.inode(tx, parent);
+    const p = this.known(tx, parent) ?? (await this.inode(tx, parent));
     if (p.type !== InodeType.Directory) throw new FsError('ENOTDIR', path);
     return { parent, name };
   }
@@ -633,7 +641,7 @@ export class Vmfs {
   }
 
   private async statOf(id: number): Promise<Stat> {
-    const i = await this.inode(null, id);
+    const i = this.known(null, id) ?? (await this.inode(null, id));
     return {
       id,
       type: i.type,
