@@ -234,7 +234,8 @@ export class Journal {
     this.tail += rec.length;
     this.seq++;
     this.dirty = true;
-    for (const w of writes) await this.volume.write(w.data, w.offset);
+    // The record is complete: its writes may go in any order, so all at once.
+    await Promise.all(writes.map((w) => this.volume.write(w.data, w.offset)));
   }
 
   /** Makes the in-place writes durable and marks every record applied. Call before releasing a lock on an object this host changed. */
