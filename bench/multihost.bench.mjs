@@ -15,18 +15,17 @@ A commit holds the volume-wide reservation only for its writes (record, in
 place, change record); its flush comes after, so hosts flush side by side,
 and a waiting host polls the bakery every 0.05-0.25 ms without burning CPU
 (a futex wait). Before this, 4 hosts made 499 creates/s (52 before the
-change log). The target is still missed, and on this machine it cannot be
-met: one host alone keeps about one of its two cores busy (the row above:
-JavaScript, system calls, the host file system's writeback), so four hosts
-could reach twice one host only if sharing the datastore cost them less
-than a tenth of an operation's CPU, and it costs more than that: every
-host reads the other hosts' change records and patches its caches, and
-polls for the reservation (the creates per CPU-second rows). The
-reservation is the other limit: with 4 hosts it is held about 70% of the
-time, about 0.34 ms per commit. Past that, commits under per-object locks
-(the directory, the inodes, the host's own bitmap entries) would let hosts
-working on different objects commit at once; hosts in one shared directory
-would still take turns at the directory.
+change log). The target is still missed, and this machine cannot show it:
+one host alone keeps a whole core busy (JavaScript, system calls, the host
+file system's writeback), so twice its rate would take both cores even if
+sharing the datastore cost nothing (the "creates per CPU-second" rows give
+what it does cost: every host reads the other hosts' change records and
+patches its caches, and polls for the reservation). The reservation is the
+other limit: with 4 hosts it is held about 70% of the time, about 0.34 ms
+per commit (measured with an instrumented build). Past that, commits under
+per-object locks (the directory, the inodes, the host's own bitmap entries)
+would let hosts working on different objects commit at once; hosts in one
+shared directory would still take turns at the directory.
 `;
 
 const PER_HOST = 2000;
