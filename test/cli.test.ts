@@ -2,6 +2,8 @@
 import { writeFileSync, readFileSync, statSync, existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
+import { Command } from 'commander';
+import { COMMAND_MODULES, buildProgram } from '../src/cli/main.js';
 import { MiB, pattern, runVmfs, tempDir } from './helpers.js';
 
 const tmp = tempDir('vmfs-cli-');
@@ -96,5 +98,19 @@ describe('vmfs CLI', () => {
       expect(r.code, c).toBe(0);
       expect(r.stdout, c).toMatch(/^Usage: vmfs /);
     }
+  });
+
+  it('knows which module registers each command (a run loads only that one), and help still lists them all', async () => {
+    for (const m of COMMAND_MODULES) {
+      const program = new Command('vmfs');
+      (await m.load())(program);
+      expect(program.commands.map((c) => c.name())).toEqual(m.names);
+      for (const name of m.names) expect((await buildProgram([name])).commands.map((c) => c.name())).toEqual(m.names);
+    }
+    const all = (await buildProgram(['--help'])).commands.map((c) => c.name());
+    expect(all).toEqual(COMMAND_MODULES.flatMap((m) => m.names));
+    const help = runVmfs(['--help']).stdout;
+    for (const name of all) expect(help).toMatch(new RegExp(`^ {2}${name}\\b`, 'm'));
+    expect(runVmfs(['nosuch']).code).toBe(2);
   });
 });
