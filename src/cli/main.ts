@@ -3,7 +3,7 @@
 // a documented code (exitCodes.ts), never a stack trace.
 import { Command, CommanderError } from 'commander';
 import { EXIT_USAGE, describeError } from './exitCodes.js';
-import { FSCK_USAGE } from '../fsck/fsck.js';
+import { FSCK_USAGE } from '../fsck/exitCodes.js';
 
 type Register = (program: Command) => void;
 

@@ -17,12 +17,8 @@ import { ClusterSurvey, surveyCluster, surveyDevices } from './clusterLiveness.j
 import { ZeroExtent, filesOnMissing, findMissingExtents, missingMessage, recreateExtent } from './missingExtent.js';
 import { applyFix, rebuildBitmaps } from './repair.js';
 
-export const FSCK_OK = 0;
-export const FSCK_CORRECTED = 1;
-export const FSCK_REBOOT = 2;
-export const FSCK_UNCORRECTED = 4;
-export const FSCK_ERROR = 8;
-export const FSCK_USAGE = 16;
+import { FSCK_CORRECTED, FSCK_ERROR, FSCK_OK, FSCK_UNCORRECTED } from './exitCodes.js';
+export * from './exitCodes.js';
 
 export type FsckMode = 'check' | 'yes' | 'preen';
 
