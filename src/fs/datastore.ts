@@ -1,15 +1,16 @@
 // Opening and formatting datastores by extent name: the entry points tools use.
+// The cluster machinery, mkfs and growth are imported when used: a short
+// command that only reads (vmfs get, ls) does not pay for loading them.
 import { BlockDevice } from '../device/blockDevice.js';
 import { existsSync, rmSync } from 'node:fs';
 import { isNbdUrl, openDevice } from '../device/openDevice.js';
 import { VolumeError } from '../util/errors.js';
-import { surveyHosts } from '../cluster/survey.js';
 import { newUuid } from '../util/uuid.js';
 import { LogicalVolume, readSegmentZero } from '../volume/logicalVolume.js';
 import { VOLUME_HEADER_OFFSET, VOLUME_MAGIC, deviceSizeFor, segmentsFor } from '../volume/volumeHeader.js';
-import { ClusterMount, mountClustered } from './clusterMount.js';
-import { GrowResult, applyGrowth, checkGrowth } from './grow.js';
-import { MkfsOptions, mkfs } from './mkfs.js';
+import type { ClusterMount } from './clusterMount.js';
+import type { GrowResult } from './grow.js';
+import type { MkfsOptions } from './mkfs.js';
 import { OpenOptions, Vmfs } from './vmfs.js';
 
 export async function openDatastore(extents: string[], options: OpenOptions = {}): Promise<Vmfs> {
@@ -31,6 +32,7 @@ export async function mountClusteredDatastore(extents: string[], hostUuid: strin
   const devices = await openAll(extents, {});
   try {
     const volume = await LogicalVolume.open(devices, { shared: true });
+    const { mountClustered } = await import('./clusterMount.js');
     return { ...(await mountClustered(volume, { hostUuid, ...options })), volume };
   } catch (e) {
     for (const d of devices) await d.close();
@@ -59,6 +61,7 @@ export async function formatDatastore(extents: string[], options: FormatOptions 
       }
       if (segmentsFor(d.size) < 1) throw new VolumeError(`${d.name}: too small for an extent (${d.size} bytes; at least ${deviceSizeFor(1)} needed; give --size)`);
     }
+    const { mkfs } = await import('./mkfs.js');
     return await mkfs(devices, options);
   } catch (e) {
     for (const d of devices) await d.close();
@@ -129,6 +132,7 @@ export interface DatastoreGrowth extends GrowResult {
  * takeover finishes or undoes the change), and every device write is fenced.
  */
 async function runGrowth(extents: string[], add?: BlockDevice): Promise<DatastoreGrowth> {
+  const { applyGrowth, checkGrowth } = await import('./grow.js');
   const hosts = await hostsPresent(extents);
   if (hosts === 0) {
     const fs = await openDatastore(extents);
@@ -180,6 +184,7 @@ export async function hostsPresent(extents: string[]): Promise<number> {
       write: () => Promise.reject(new VolumeError('read-only look at the heartbeat slots')),
       flush: () => Promise.resolve(),
     };
+    const { surveyHosts } = await import('../cluster/survey.js');
     return (await surveyHosts(io, 0)).length;
   } catch {
     return 0; // not a datastore as given: opening it says what is wrong
