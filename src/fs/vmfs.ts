@@ -242,6 +242,7 @@ export class Vmfs {
     return bufs.length === 1 ? bufs[0] : Buffer.concat(bufs);
   }
 
+  /** A directory's entries and name index, read on first use (hot callers look in dirCache first, as with known()). */
   private async dirState(id: number): Promise<DirState> {
     let state = this.dirCache.get(id);
     if (!state) {
