@@ -17,8 +17,6 @@ export interface ClusterJoinOptions extends JoinOptions {
   volumeName: string;
   /** Replays a dead host's journal (see journalRegionOf) before its locks are broken. */
   replay: ReplayFn;
-  /** Runs before each lock release: checkpoint this host's journal. */
-  beforeRelease?: () => Promise<void>;
   /**
    * Take over every host seen dead, every renewal interval, rather than only
    * when one of its locks is wanted (default true): dead slots are freed
@@ -44,7 +42,7 @@ export async function joinCluster<T extends VolumeIO>(volume: T, options: Cluste
   const host = await HostHeartbeat.join(volume, options);
   const guarded = guardVolume(volume, host);
   const reservation = reservationFor(host, options.volumeName);
-  const locks = new LockManager({ host, volume: guarded, reservation, replay: options.replay, beforeRelease: options.beforeRelease });
+  const locks = new LockManager({ host, volume: guarded, reservation, replay: options.replay });
   const snap = await host.readRegion();
   const earlier = snap.inUse().filter((i) => i !== host.slot && snap.view(i).slot.hostUuid === options.uuid).map((i) => snap.view(i).slot);
   // Long enough to see a dead slot stay unchanged for the lease; a slot still renewing after that is a live twin.

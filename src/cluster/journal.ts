@@ -238,7 +238,7 @@ export class Journal {
     await Promise.all(writes.map((w) => this.volume.write(w.data, w.offset)));
   }
 
-  /** Makes the in-place writes durable and marks every record applied. Call before releasing a lock on an object this host changed. */
+  /** Makes the in-place writes durable and marks every record applied (on unmount, before the journal's block goes back). */
   checkpoint(): Promise<void> {
     return this.turns.run(async () => {
       if (this.dirty) await this.writeCheckpoint(this.tail);

@@ -37,12 +37,6 @@ export interface LockManagerOptions {
   reservation: Reservation;
   /** Replays a dead host's journal before its locks are broken. */
   replay: ReplayFn;
-  /**
-   * Runs before a lock is released: checkpoint the journal here, so no
-   * record still waiting for replay touches an object another host may
-   * change next.
-   */
-  beforeRelease?: () => Promise<void>;
 }
 
 interface Holder {
@@ -66,13 +60,11 @@ export class LockManager {
   private readonly host: HostHeartbeat;
   private readonly volume: VolumeIO;
   private readonly reservation: Reservation;
-  private readonly beforeRelease?: () => Promise<void>;
 
   constructor(options: LockManagerOptions) {
     this.host = options.host;
     this.volume = options.volume;
     this.reservation = options.reservation;
-    this.beforeRelease = options.beforeRelease;
     this.takeover = new Takeover(options.host, options.reservation, options.replay, options.volume);
   }
 
@@ -124,7 +116,6 @@ export class LockManager {
   async release(offset: number): Promise<void> {
     const mode = this.held.get(offset);
     if (mode === undefined) throw new Error(`lock 0x${offset.toString(16)} is not held by this host`);
-    if (this.beforeRelease) await this.beforeRelease();
     const me: Holder = { pos: this.host.slotOffset, gen: this.host.generation };
     const drop = async () => {
       const { header: h, raw } = await this.readHeader(offset);

@@ -99,7 +99,6 @@ export async function mountClustered(volume: LogicalVolume, options: ClusterMoun
       await recoverHostGrowth(volume, dead.uuid, { assertCanWrite: () => self?.host.assertCanWrite() });
       await closeGeneration(guarded, g);
     },
-    beforeRelease: async () => journal?.checkpoint(),
   });
   self = member;
   const guarded = member.volume;
