@@ -56,5 +56,6 @@ describe('a cluster commit', () => {
     events.length = 0;
     await host.fs.stat('/a');
     expect(events).toEqual([]);
+    expect(host.fs.statCached('/a')).toBeUndefined(); // a cluster host checks what other hosts changed first
   });
 });

@@ -71,6 +71,32 @@ describe('namespace', () => {
     await expectClean(fs);
   });
 
+  it('statCached answers what stat() answers, from the caches, or says it cannot', async () => {
+    const { fs } = await memoryFs();
+    await fs.mkdir('/d');
+    await fs.create('/d/f', 0o600);
+    await fs.symlink('d/f', '/l');
+    await fs.mkdir('/d/e');
+    for (const p of ['/', '/d', '/d/f', '/d/e']) expect(fs.statCached(p)).toEqual(await fs.stat(p));
+    expect(fs.statCached('/l', false)).toEqual(await fs.stat('/l', false));
+    expect(fs.statCached('/l')).toBeUndefined(); // following a symlink is stat()'s
+    const code = (p: string) => {
+      try {
+        fs.statCached(p);
+      } catch (e) {
+        return (e as FsError).code;
+      }
+      return 'OK';
+    };
+    expect(code('/d/none')).toBe('ENOENT');
+    expect(await errno(fs.stat('/d/none'))).toBe('ENOENT');
+    // A change shows at once: the caches are the committed state.
+    await fs.setAttributes('/d/f', { mode: 0o644 }, false);
+    expect(fs.statCached('/d/f')?.mode).toBe(0o100644);
+    await fs.unlink('/d/f');
+    expect(code('/d/f')).toBe('ENOENT');
+  });
+
   it('hard links and symlinks', async () => {
     const { fs } = await memoryFs();
     const id = await fs.create('/f');

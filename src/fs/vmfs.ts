@@ -271,7 +271,11 @@ export class Vmfs {
 
   /** A directory's entry for `name` as the transaction sees it. */
   private async dirLookup(tx: Transaction | null, dirId: number, name: string): Promise<DirEntry | undefined> {
-    const base = this.dirCache.get(dirId) ?? (await this.dirState(dirId));
+    return this.entryIn(tx, dirId, this.dirCache.get(dirId) ?? (await this.dirState(dirId)), name);
+  }
+
+  /** dirLookup once the directory is at hand. */
+  private entryIn(tx: Transaction | null, dirId: number, base: DirState, name: string): DirEntry | undefined {
     const o = tx?.dirs.get(dirId);
     if (o) {
       const slot = o.names.get(name);
@@ -641,21 +645,33 @@ export class Vmfs {
     return this.reading(() => this.statOf(id));
   }
 
+  /**
+   * stat() from the caches alone, at once (no queue, no await): for a lone
+   * host, whose caches only its own commits change, when every directory on
+   * the path and the inode are cached; undefined otherwise (call stat()).
+   * A transaction under way is not seen until it commits, as if this came
+   * first. Throws what stat() would for a missing name or a non-directory.
+   */
+  statCached(path: string, follow = true): Stat | undefined {
+    if (this.coordinator) return undefined;
+    const parts = splitPath(path);
+    let id = ROOT_INODE_ID;
+    for (let i = 0; i < parts.length; i++) {
+      const dir = this.inodeCache.get(id);
+      const base = this.dirCache.get(id);
+      if (!dir || !base) return undefined;
+      if (dir.type !== InodeType.Directory) throw new FsError('ENOTDIR', path);
+      const e = this.entryIn(null, id, base, parts[i]);
+      if (!e) throw new FsError('ENOENT', path);
+      if (e.type === InodeType.Symlink && (follow || i < parts.length - 1)) return undefined; // stat() follows it
+      id = e.blockId;
+    }
+    const inode = this.inodeCache.get(id);
+    return inode && statFields(id, inode);
+  }
+
   private async statOf(id: number): Promise<Stat> {
-    const i = this.known(null, id) ?? (await this.inode(null, id));
-    return {
-      id,
-      type: i.type,
-      mode: typeBits(i.type) | (i.mode & 0o7777),
-      nlink: i.nlink,
-      uid: i.uid,
-      gid: i.gid,
-      size: i.size,
-      blocks: i.blockCount * (i.blockSize / 512),
-      atime: i.atime,
-      mtime: i.mtime,
-      ctime: i.ctime,
-    };
+    return statFields(id, this.known(null, id) ?? (await this.inode(null, id)));
   }
 
   async readdir(path: string): Promise<DirListing[]> {
@@ -1060,6 +1076,23 @@ function coalesce(writes: MetaWrite[]): void {
     else writes[++k] = w;
   }
   writes.length = Math.min(writes.length, k + 1);
+}
+
+/** What stat() reports of an inode. */
+function statFields(id: number, i: Inode): Stat {
+  return {
+    id,
+    type: i.type,
+    mode: typeBits(i.type) | (i.mode & 0o7777),
+    nlink: i.nlink,
+    uid: i.uid,
+    gid: i.gid,
+    size: i.size,
+    blocks: i.blockCount * (i.blockSize / 512),
+    atime: i.atime,
+    mtime: i.mtime,
+    ctime: i.ctime,
+  };
 }
 
 export function splitPath(path: string): string[] {

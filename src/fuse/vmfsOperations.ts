@@ -61,7 +61,12 @@ export class VmfsOperations {
   handlers(): FuseHandlers {
     const fs = this.fs;
     return {
-      getattr: (path, cb) => this.reply('getattr', path, cb, async () => statInput(await fs.stat(checkNames(path), false))),
+      getattr: (path, cb) =>
+        this.reply('getattr', path, cb, () => {
+          // Most getattrs (every lookup is one) are answered from the caches at once.
+          const cached = fs.statCached(checkNames(path), false);
+          return cached ? Promise.resolve(statInput(cached)) : fs.stat(path, false).then(statInput);
+        }),
       readdir: (path, cb) => this.reply('readdir', path, cb, async () => dirNames(await fs.readdir(checkNames(path)))),
       readlink: (path, cb) => this.reply('readlink', path, cb, () => fs.readlink(path)),
       statfs: (path, cb) => this.reply('statfs', path, cb, async () => this.statfs()),
