@@ -38,6 +38,14 @@ export interface JournalWrite {
   data: Uint8Array;
 }
 
+/** Writes of the caller's to issue together with a commit's steps (`Journal.commit`). */
+export interface Alongside {
+  /** Issued with the record: done before the first in-place write starts. */
+  record?: () => Promise<void>;
+  /** Issued with the in-place writes. */
+  apply?: () => Promise<void>;
+}
+
 const SECTOR = 512;
 export const JOURNAL_MAGIC = 0x686a7476; // 'vtjh'
 export const JOURNAL_RECORD_MAGIC = 0x726a7476; // 'vtjr'
@@ -218,24 +226,33 @@ export class Journal {
    * before the first in-place write starts, so a host that dies midway leaves
    * it whole for replay; making it durable (against power loss) is the
    * caller's flush, after the commit.
+   *
+   * `alongside` lets the caller put writes of its own beside each step
+   * (`record` beside the record, `apply` beside the in-place writes) where
+   * their order within the step does not matter: over a network each step
+   * is one round trip, and a commit is made of them.
    */
-  commit(writes: JournalWrite[], tag = 0): Promise<void> {
-    return this.turns.run(() => this.append(writes, tag));
+  commit(writes: JournalWrite[], tag = 0, alongside: Alongside = {}): Promise<void> {
+    return this.turns.run(() => this.append(writes, tag, alongside));
   }
 
-  private async append(writes: JournalWrite[], tag: number): Promise<void> {
-    if (writes.length === 0) return;
+  private async append(writes: JournalWrite[], tag: number, alongside: Alongside): Promise<void> {
+    if (writes.length === 0) {
+      await alongside.record?.();
+      await alongside.apply?.();
+      return;
+    }
     const rec = encodeRecord(this.nonce, this.seq, tag, writes);
     if (rec.length > this.region.length - SECTOR) {
       throw new VolumeError(`a transaction of ${rec.length} bytes does not fit the ${this.region.length}-byte journal`);
     }
     if (this.tail + rec.length > this.region.length) await this.writeCheckpoint(SECTOR); // wrap: everything before is applied
-    await this.volume.write(rec, this.region.offset + this.tail);
+    await Promise.all([this.volume.write(rec, this.region.offset + this.tail), alongside.record?.()]);
     this.tail += rec.length;
     this.seq++;
     this.dirty = true;
     // The record is complete: its writes may go in any order, so all at once.
-    await Promise.all(writes.map((w) => this.volume.write(w.data, w.offset)));
+    await Promise.all([...writes.map((w) => this.volume.write(w.data, w.offset)), alongside.apply?.()]);
   }
 
   /** Makes the in-place writes durable and marks every record applied (on unmount, before the journal's block goes back). */

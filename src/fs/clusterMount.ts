@@ -7,7 +7,7 @@
 // the journal, tagged with its generation. See docs/CLUSTER.md.
 import { ClusterMember, joinCluster, journalRegionOf } from '../cluster/cluster.js';
 import { readClusterConfig } from '../cluster/clusterConfig.js';
-import { Journal, replayJournal } from '../cluster/journal.js';
+import { Alongside, Journal, replayJournal } from '../cluster/journal.js';
 import { LockMode } from '../cluster/lockHeader.js';
 import { LockBusyError } from '../cluster/clusterErrors.js';
 import { VolumeError } from '../util/errors.js';
@@ -103,9 +103,12 @@ export async function mountClustered(volume: LogicalVolume, options: ClusterMoun
   self = member;
   const guarded = member.volume;
   const withJournal = options.journal !== false;
-  const apply = async (writes: MetaWrite[], tag: number) => {
-    if (journal) await journal.commit(writes, tag);
-    else for (const w of writes) await guarded.write(w.data, w.offset); // before this host has a journal, and while it gives it back
+  const apply = async (writes: MetaWrite[], tag: number, alongside: Alongside = {}) => {
+    if (journal) return journal.commit(writes, tag, alongside);
+    // Before this host has a journal, and while it gives it back: one write at a time.
+    await alongside.record?.();
+    for (const w of writes) await guarded.write(w.data, w.offset);
+    await alongside.apply?.();
   };
   const mark = (generation: number) => writeGeneration(guarded, { generation, slotOffset: member.host.slotOffset, hostGeneration: member.host.generation });
   const coordinator: Coordinator = {
@@ -113,9 +116,15 @@ export async function mountClustered(volume: LogicalVolume, options: ClusterMoun
     generation: async () => (await readGeneration(guarded)).generation,
     commit: async (writes, changes, from) => {
       if (!journal && !withJournal) throw new VolumeError('this host joined without a journal: it only grows the datastore');
-      await mark(from + 1);
-      await apply(writes, from + 1);
-      await writeChangeRecord(guarded, { generation: from + 2, flags: 0, changes });
+      // The odd generation goes with the journal record and the change record
+      // with the in-place writes: each pair only has to be complete before the
+      // next step (no write in place before the generation names this host,
+      // no even generation before its change record), and over a network each
+      // step costs a round trip inside the reservation.
+      await apply(writes, from + 1, {
+        record: () => mark(from + 1),
+        apply: () => writeChangeRecord(guarded, { generation: from + 2, flags: 0, changes }),
+      });
       await mark(from + 2);
       return from + 2;
     },
