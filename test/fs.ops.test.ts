@@ -3,6 +3,8 @@
 import { describe, expect, it } from 'vitest';
 import { InodeType, Zla } from '../src/fs/inode.js';
 import { FsError } from '../src/util/errors.js';
+import { Vmfs } from '../src/fs/vmfs.js';
+import { LogicalVolume } from '../src/volume/logicalVolume.js';
 import { MiB, expectClean, memoryFs, pattern, readAll } from './helpers.js';
 
 async function errno(p: Promise<unknown>): Promise<string> {
@@ -16,6 +18,19 @@ async function errno(p: Promise<unknown>): Promise<string> {
 }
 
 describe('namespace', () => {
+  it('a freed inode slot passes its generation on to the next inode there, read back from the disk', async () => {
+    const { fs, devices } = await memoryFs();
+    const id = await fs.create('/a');
+    const first = (await fs.inode(null, id)).generation;
+    await fs.unlink('/a');
+    await fs.close();
+    const again = await Vmfs.open(await LogicalVolume.open(devices)); // nothing cached: the old slot is read
+    expect(await again.create('/b')).toBe(id);
+    const reused = await again.inode(null, id);
+    expect(reused.generation).toBe(first + 1);
+    await expectClean(again);
+  });
+
   it('creates, lists, renames and removes with POSIX errors', async () => {
     const { fs } = await memoryFs();
     await fs.mkdir('/a');

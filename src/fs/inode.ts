@@ -50,15 +50,24 @@ export interface Inode extends InodeFields {
   blocks: Uint32Array;
 }
 
+const LITTLE_ENDIAN_HOST = new Uint8Array(Uint32Array.of(1).buffer)[0] === 1;
+
 export function decodeInode(buf: Uint8Array, base = 0): Inode {
   const fields = inodeFieldsStruct.decode(buf, base);
   const blocks = new Uint32Array(INODE_BLOCKS);
-  const dv = new DataView(buf.buffer, buf.byteOffset + base + INODE_BLOCKS_OFFSET, INODE_BLOCKS * 4);
-  for (let i = 0; i < INODE_BLOCKS; i++) blocks[i] = dv.getUint32(i * 4, true);
+  const at = buf.byteOffset + base + INODE_BLOCKS_OFFSET;
+  if (LITTLE_ENDIAN_HOST) new Uint8Array(blocks.buffer).set(new Uint8Array(buf.buffer, at, INODE_BLOCKS * 4)); // a byte copy: `buf` need not be aligned
+  else {
+    const dv = new DataView(buf.buffer, at, INODE_BLOCKS * 4);
+    for (let i = 0; i < INODE_BLOCKS; i++) blocks[i] = dv.getUint32(i * 4, true);
+  }
   return { ...fields, lock: lockHeaderStruct.decode(buf, base), blocks };
 }
 
-const LITTLE_ENDIAN_HOST = new Uint8Array(Uint32Array.of(1).buffer)[0] === 1;
+/** Only what a free slot passes on to the next inode there: its generation and lock header. */
+export function decodeInodeHead(buf: Uint8Array, base = 0): { generation: number; lock: LockHeader } {
+  return { generation: inodeFieldsStruct.decode(buf, base).generation, lock: lockHeaderStruct.decode(buf, base) };
+}
 
 /** The inode's 2 KiB; without `withLock` the lock header's sector is left zero (for writes that skip it: it belongs to the lock protocol). */
 export function encodeInode(inode: Inode, withLock = true): Buffer {

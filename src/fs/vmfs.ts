@@ -3,14 +3,14 @@
 // keeps committed metadata cached, and runs every operation that changes
 // metadata alone (a mutex) inside one Transaction committed through one sink.
 import { pause } from '../cluster/clock.js';
-import { LOCK_HEADER_SIZE, LockMode, freeLockHeader } from '../cluster/lockHeader.js';
+import { LOCK_HEADER_SIZE, LockHeader, LockMode, freeLockHeader } from '../cluster/lockHeader.js';
 import { FsError, VolumeError } from '../util/errors.js';
 import { LogicalVolume } from '../volume/logicalVolume.js';
 import { BlockType, blockType, fileBlockNumber, inodeAddress, inodeId, pointerBlockAddress } from './blockId.js';
 import { DIR_ENTRY_SIZE, DirEntry, MAX_NAME_BYTES, decodeDirEntries, dirEntryStruct } from './directory.js';
 import { MapContext, Piece, chooseMode, mapForRead, mapForWrite, maxFileSize, truncateMap, zeroGap } from './fileMap.js';
 import { FS_INFO_MAGIC, FS_INFO_OFFSET, FsInfo, VMFS3_VERSION, fdcBaseBlock, fsInfoStruct } from './fsInfo.js';
-import { INODE_MAGIC, INODE_SIZE, Inode, InodeType, Zla, cloneInode, decodeInode, encodeInode, sameInode, typeBits } from './inode.js';
+import { INODE_MAGIC, INODE_SIZE, Inode, InodeType, Zla, cloneInode, decodeInode, decodeInodeHead, encodeInode, sameInode, typeBits } from './inode.js';
 import { Mutex } from '../util/mutex.js';
 import { ClusterIdentity, FileLayout, Resource, mapFileRange, piecesOf } from './resources.js';
 import { ResourceKind, ResourceLayout, encodeBitmapEntry, resourceHeaderStruct } from './resourceFile.js';
@@ -822,12 +822,12 @@ export class Vmfs {
   }
 
   /** A free slot's previous contents, to carry its generation and lock sequence forward. */
-  private async readRawInodeForReuse(at: { entry: number; item: number }): Promise<Inode | null> {
+  private async readRawInodeForReuse(at: { entry: number; item: number }): Promise<{ generation: number; lock: LockHeader } | null> {
     const id = inodeId(at);
     const cached = this.inodeCache.get(id);
     if (cached) return cached;
-    const inode = decodeInode(await this.readMeta(this.fdc.itemRange(at)));
-    return inode.lock.magic === INODE_MAGIC ? inode : null;
+    const head = decodeInodeHead(await this.readMeta(this.fdc.itemRange(at)));
+    return head.lock.magic === INODE_MAGIC ? head : null;
   }
 
   private async freeInode(tx: Transaction, inode: Inode): Promise<void> {

@@ -51,7 +51,13 @@ export class FsError extends Error {
     readonly path: string,
     detail?: string,
   ) {
+    // An errno is an answer, not a fault, and nothing prints its stack: a lookup of a
+    // missing name is routine (every create starts with one), and capturing the stack
+    // cost more than the lookup (about 9 us).
+    const limit = Error.stackTraceLimit;
+    Error.stackTraceLimit = 0;
     super(`${path}: ${MESSAGES[code]}${detail ? ` (${detail})` : ''}`);
+    Error.stackTraceLimit = limit;
     this.name = 'FsError';
     this.errno = constants.errno[code];
   }
