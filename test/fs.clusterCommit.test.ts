@@ -1,7 +1,9 @@
 // Where a cluster host's commit is made durable: inside the reservation
 // only the writes happen; the flush comes after the host gave the
 // reservation back (so hosts flush side by side, not in turn) and before the
-// operation returns (so whatever returned survives a power cut).
+// operation returns (so whatever returned survives a power cut). And the
+// order of a commit's writes: each of its three steps waits for the one
+// before, and the writes within a step go out together.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { heartbeatSlotStruct, slotOffset } from '../src/cluster/heartbeat.js';
 import { MemoryDevice } from '../src/device/memoryDevice.js';
