@@ -17,8 +17,10 @@ Unlink misses its target. Per unlink (a LOOKUP, a GETATTR of the
 directory, the UNLINK) the daemon's main thread spends about 140 us of CPU
 against 47 us for the ceiling, and the time it spends is what counts:
 - Our UNLINK handler takes 67 us (median, from the call to the reply),
-  twice the same library call in a hot loop (35-38 us: four pwrites, two
-  inode encodes, a bitmap entry). With a handler that answers at once
+  twice the same library call in a hot loop (28-38 us: four pwrites, two
+  inode encodes, a bitmap entry). Idleness alone does most of that: the
+  same library loop with a 0.2 ms pause before each unlink takes 50-56 us
+  (the vCPU halts and comes back cold). With a handler that answers at once
   (nothing removed: a bound, not a fix), a turn-taking harness like this
   one (1500 files a round) gives 67-70%; with our handler, 35-39%.
 - Skipping every metadata write gives 39-43% (so writing back metadata
