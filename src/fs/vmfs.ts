@@ -10,7 +10,7 @@ import { BlockType, blockType, fileBlockNumber, inodeAddress, inodeId, pointerBl
 import { DIR_ENTRY_SIZE, DirEntry, MAX_NAME_BYTES, decodeDirEntries, dirEntryStruct } from './directory.js';
 import { MapContext, Piece, chooseMode, mapForRead, mapForWrite, maxFileSize, truncateMap, zeroGap } from './fileMap.js';
 import { FS_INFO_MAGIC, FS_INFO_OFFSET, FsInfo, VMFS3_VERSION, fdcBaseBlock, fsInfoStruct } from './fsInfo.js';
-import { INODE_MAGIC, INODE_SIZE, Inode, InodeType, Zla, cloneInode, decodeInode, decodeInodeHead, encodeInode, sameInode, typeBits } from './inode.js';
+import { INODE_MAGIC, INODE_SIZE, Inode, InodeType, Zla, cloneInode, decodeInode, decodeInodeHead, encodeInode, newBlockList, sameInode, typeBits } from './inode.js';
 import { Mutex } from '../util/mutex.js';
 import { ClusterIdentity, FileLayout, Resource, mapFileRange, piecesOf } from './resources.js';
 import { ResourceKind, ResourceLayout, encodeBitmapEntry, resourceHeaderStruct } from './resourceFile.js';
@@ -814,7 +814,7 @@ export class Vmfs {
       zla: parentZla ? Zla.FileBlocks : Zla.SubBlocks,
       tbz: 0,
       cow: 0,
-      blocks: new Uint32Array(256),
+      blocks: newBlockList(),
     };
     if (old) inode.lock = { ...old.lock, magic: INODE_MAGIC, pos: this.fdc.itemLogical(at), mode: LockMode.Free };
     tx.inodes.set(id, inode);
