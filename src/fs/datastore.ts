@@ -51,6 +51,8 @@ export async function formatDatastore(extents: string[], options: FormatOptions 
   if (options.size !== undefined && segmentsFor(options.size) < 1) throw new VolumeError(`size ${options.size} is too small for an extent (at least ${deviceSizeFor(1)} bytes)`);
   const devices = await openAll(extents, { create: true });
   try {
+    // An empty file grown by setSize is one hole: it reads as zeros without writing them.
+    const zeroed = new Set(devices.filter((d) => d.size === 0 && d.setSize));
     for (const d of devices) {
       if (!options.force && (await hasVolumeHeader(d))) throw new VolumeError(`${d.name}: already holds a VMFS extent (use --force to overwrite it)`);
       if (options.size !== undefined) {
@@ -62,7 +64,7 @@ export async function formatDatastore(extents: string[], options: FormatOptions 
       if (segmentsFor(d.size) < 1) throw new VolumeError(`${d.name}: too small for an extent (${d.size} bytes; at least ${deviceSizeFor(1)} needed; give --size)`);
     }
     const { mkfs } = await import('./mkfs.js');
-    return await mkfs(devices, options);
+    return await mkfs(devices, options, zeroed);
   } catch (e) {
     for (const d of devices) await d.close();
     throw e;
