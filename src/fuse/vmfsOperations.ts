@@ -61,12 +61,19 @@ export class VmfsOperations {
   handlers(): FuseHandlers {
     const fs = this.fs;
     return {
-      getattr: (path, cb) =>
-        this.reply('getattr', path, cb, () => {
-          // Most getattrs (every lookup is one) are answered from the caches at once.
-          const cached = fs.statCached(checkNames(path), false);
-          return cached ? Promise.resolve(statInput(cached)) : fs.stat(path, false).then(statInput);
-        }),
+      getattr: (path, cb) => {
+        // Most getattrs (every lookup is one) are answered from the caches at
+        // once, with no promise in between: the cost of each request counts.
+        let cached: Stat | undefined;
+        try {
+          cached = fs.statCached(checkNames(path), false);
+        } catch (e) {
+          return cb(this.errors.errno('getattr', path, e));
+        }
+        if (!cached) return this.reply('getattr', path, cb, () => fs.stat(path, false).then(statInput));
+        const value = statInput(cached);
+        this.answer('getattr', path, () => cb(0, value), () => cb(-os.errno.EIO));
+      },
       readdir: (path, cb) => this.reply('readdir', path, cb, async () => dirNames(await fs.readdir(checkNames(path)))),
       readlink: (path, cb) => this.reply('readlink', path, cb, () => fs.readlink(path)),
       statfs: (path, cb) => this.reply('statfs', path, cb, async () => this.statfs()),
@@ -208,6 +215,8 @@ export class VmfsOperations {
 
 /** ENAMETOOLONG for a component longer than ext4 allows, as ext4 answers even for a lookup. */
 function checkNames(path: string): string {
+  // A UTF-16 unit is at most 3 bytes of UTF-8: a path this short holds no long name.
+  if (path.length * 3 <= NAME_MAX) return path;
   for (const part of splitPath(path)) if (Buffer.byteLength(part) > NAME_MAX) throw new FsError('ENAMETOOLONG', path);
   return path;
 }

@@ -57,6 +57,10 @@ describe('VmfsOperations', () => {
     expect(await call(h.getattr, '/missing')).toEqual([-os.errno.ENOENT]);
     expect(await call(h.getattr, '/' + 'x'.repeat(200))).toEqual([-os.errno.ENOENT]);
     expect(await call(h.getattr, '/' + 'x'.repeat(256))).toEqual([-os.errno.ENAMETOOLONG]);
+    // Bytes count, not characters: 85 three-byte characters fit in 255 bytes, 86 do not.
+    expect(await call(h.getattr, '/' + '€'.repeat(85))).toEqual([-os.errno.ENOENT]);
+    expect(await call(h.getattr, '/' + '€'.repeat(86))).toEqual([-os.errno.ENAMETOOLONG]);
+    expect(await call(h.getattr, '/d/' + '😀'.repeat(64))).toEqual([-os.errno.ENAMETOOLONG]);
     expect(await call(h.create, '/' + 'x'.repeat(128), 0o644)).toEqual([-os.errno.ENAMETOOLONG]);
     await call(h.mkdir, '/d', 0o755);
     expect(await call(h.unlink, '/d')).toEqual([-os.errno.EISDIR]);
