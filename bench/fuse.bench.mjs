@@ -13,32 +13,50 @@ import { cacheTimeout } from '../dist/fuse/mountOptions.js';
 export const title = 'FUSE mount: vmfs mount against the fuse-native ceiling and the host';
 
 export const notes = `
-Unlink misses its target. Per unlink (a LOOKUP, a GETATTR of the
-directory, the UNLINK) the daemon's main thread spends about 140 us of CPU
-against 47 us for the ceiling, and the time it spends is what counts:
-- Our UNLINK handler takes 67 us (median, from the call to the reply),
-  twice the same library call in a hot loop (28-38 us: four pwrites, two
-  inode encodes, a bitmap entry). Idleness alone does most of that: the
-  same library loop with a 0.2 ms pause before each unlink takes 50-56 us
-  (the vCPU halts and comes back cold). With a handler that answers at once
-  (nothing removed: a bound, not a fix), a turn-taking harness like this
-  one (1500 files a round) gives 67-70%; with our handler, 35-39%.
-- Skipping every metadata write gives 39-43% (so writing back metadata
-  later would not reach 50%); replying before doing the work, even with
-  the binding signalling the reply at once instead of on the next tick,
-  gives about 41%: the next request waits for the main thread anyway.
-- This VM makes every hand-off slow: an idle vCPU halts at once
-  (guest_halt_poll_ns=0). With the kernel's default of 200 us, both file
-  systems run about twice as fast and unlink reaches 42-46% (stat 86%,
-  create 50%); with two nice-19 spin loops keeping both vCPUs busy, 66%.
-Reaching 50% on this machine would need an UNLINK of about 20 us inside
-the daemon: metadata updated without awaits (a synchronous core over
-file extents) and written back later.
+Unlink misses its target: 38% and 35% in this session's two runs (34%
+before; create 67% and 62%, stat 79% and 89% in the same two runs).
+Per unlink the kernel sends a LOOKUP, a GETATTR
+of the directory and the UNLINK. Traced with the kernel's
+fuse_request_send/fuse_request_end tracepoints and the scheduler's
+switches (1000 unlinks each, medians):
+- Request round trips (LOOKUP/GETATTR/UNLINK): ceiling 16/16/15 us,
+  ours 32/39/72 us. The unlink call as a whole: ceiling 67 us, ours
+  202 us (216 before this round's changes).
+- Time on the daemon's main thread per request: ceiling 7-8 us each;
+  ours 17 (LOOKUP), 15 (GETATTR) and 59 us (UNLINK), down from 21, 19
+  and 79 before this round's changes. The same library unlink takes
+  22-27 us in a hot loop; a cold vCPU does the rest.
+- What a handler's time costs here: a ceiling whose UNLINK spins 10, 20,
+  30 or 45 us before answering makes 64%, 55%, 50-52% and 45-47% of
+  itself. So 50% takes an UNLINK of about 30 us on the main thread,
+  with lookups as cheap as the ceiling's.
+- Why a busy handler costs more than its own time on this VM: with short
+  handlers the ceiling's threads and the client stay on one vCPU and hand
+  over in 2-3 us. If our main thread is still runnable when the FUSE
+  thread answers, the client is woken on the other vCPU, which has halted
+  (guest_halt_poll_ns=0): 15-25 us per hand-over, three per unlink.
+  Waking the FUSE thread (sem_post) alone takes 12% of our main thread.
+- Scheduler settings move both file systems alike, so they are no lever:
+  nice -20 on both main threads gives 35-37% (on ours alone, 41-48%);
+  SCHED_BATCH FUSE threads give 31-32%.
+- A prototype UNLINK whose body runs without an await (same writes, same
+  commit) gives 40-41%; with no metadata writes at all as well, 39-43%.
+  With the kernel's default halt polling (200 us; set for the experiment
+  only) the prototype reaches 55-59% and the current code 42-48%.
+Reaching 50% on this VM needs more than a synchronous core: every
+request, lookups included, would have to touch about as little as the
+ceiling does. On a machine with default idle polling, the synchronous
+core (metadata updated without awaits over cached extents, a redesign of
+src/fs's transaction path) is the step that reaches it.
+Small metadata writes cost 2-3 times more on large page-cache folios
+(4.5 against 1.7 us per 2 KiB pwrite): mkfs no longer writes zeros into
+a new file's inode table, which left it cached that way.
 Sequential write is bound by the disk (dd conv=fsync flushes for real;
 the ceiling keeps the bytes in memory): it tracks the host file system
 (99-117% of it), so its ratio to the ceiling moves with the machine:
-69-82% in today's runs, 95% against a 485 MB/s ceiling earlier, and the
-host file system itself does 64-71% of the ceiling.
+59% and 90% in two runs of this session, 69-82% earlier. The ceiling
+itself is no steadier: 302 to 809 MB/s across the five rounds of one
+run, while the host file system stayed at 380-470 MB/s but once.
 `;
 
 const MiB = 2 ** 20;
