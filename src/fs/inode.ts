@@ -80,7 +80,7 @@ export function decodeInode(buf: Uint8Array, base = 0): Inode {
   const at = buf.byteOffset + base + INODE_BLOCKS_OFFSET;
   if (LITTLE_ENDIAN_HOST) new Uint8Array(blocks.buffer, blocks.byteOffset, BLOCK_LIST_BYTES).set(new Uint8Array(buf.buffer, at, BLOCK_LIST_BYTES)); // a byte copy: `buf` need not be aligned
   else {
-    const dv = new DataView(buf.buffer, at, INODE_BLOCKS * 4);
+    const dv = new DataView(buf.buffer, at, BLOCK_LIST_BYTES);
     for (let i = 0; i < INODE_BLOCKS; i++) blocks[i] = dv.getUint32(i * 4, true);
   }
   return { ...fields, lock: lockHeaderStruct.decode(buf, base), blocks };
@@ -96,7 +96,7 @@ export function encodeInode(inode: Inode, withLock = true): Buffer {
   const buf = zeroedBuffer(INODE_SIZE);
   if (withLock) lockHeaderStruct.encodeInto(inode.lock, buf, 0);
   inodeFieldsStruct.encodeInto(inode, buf, 0);
-  if (LITTLE_ENDIAN_HOST) buf.set(new Uint8Array(inode.blocks.buffer, inode.blocks.byteOffset, INODE_BLOCKS * 4), INODE_BLOCKS_OFFSET);
+  if (LITTLE_ENDIAN_HOST) buf.set(new Uint8Array(inode.blocks.buffer, inode.blocks.byteOffset, BLOCK_LIST_BYTES), INODE_BLOCKS_OFFSET);
   else for (let i = 0; i < INODE_BLOCKS; i++) buf.writeUInt32LE(inode.blocks[i], INODE_BLOCKS_OFFSET + i * 4);
   return buf;
 }
