@@ -208,9 +208,10 @@ export async function mkfs(devices: BlockDevice[], options: MkfsOptions = {}, ze
 
 /**
  * Zeroes a logical range, skipping what lies on devices that read as zeros.
- * Skipping matters beyond mkfs time: a large file-backed datastore's inode
- * table is gigabytes, and written zeros would leave it in the host's page
- * cache as large folios, which make every later small inode write slower.
+ * Skipping matters beyond mkfs time: the inode table takes up to 256 file
+ * blocks (256 MiB at 1 MiB blocks, 2 GiB at 8 MiB), and written zeros would
+ * leave it in the host's page cache as large folios, which make every later
+ * small inode write slower.
  */
 async function zero(volume: LogicalVolume, zeroed: ReadonlySet<BlockDevice>, offset: number, length: number): Promise<void> {
   const chunk = Buffer.alloc(Math.min(length, 8 * 2 ** 20));
