@@ -152,10 +152,10 @@ export async function mountClustered(volume: LogicalVolume, options: ClusterMoun
   };
   // This host's journal: one file block that .vh.sf owns (so both checkers see it used).
   const takeJournal = async (fs: Vmfs) => {
-    const block = await fs.transact(async (tx) => {
+    const block = await fs.transact((tx) => {
       const [at] = fs.fbb.allocate(tx, 1);
       const number = at.entry * fs.fbb.layout.geometry.itemsPerEntry + at.item;
-      const vh = await fs.editInode(tx, VH_ID);
+      const vh = fs.editInode(tx, VH_ID);
       const slot = Math.ceil(vh.size / blockSize);
       if (slot >= INODE_BLOCKS) throw new VolumeError('no room for another host journal in .vh.sf');
       vh.blocks[slot] = fileBlockId(number);
@@ -171,8 +171,8 @@ export async function mountClustered(volume: LogicalVolume, options: ClusterMoun
     await j.checkpoint();
     const block = j.region.offset / blockSize;
     journal = null;
-    await fs.transact(async (tx) => {
-      const vh = await fs.editInode(tx, VH_ID);
+    await fs.transact((tx) => {
+      const vh = fs.editInode(tx, VH_ID);
       const slot = vh.blocks.findIndex((b) => b !== 0 && fileBlockNumber(b) === block);
       if (slot < 0) return;
       vh.blocks[slot] = 0;

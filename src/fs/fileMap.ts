@@ -2,7 +2,9 @@
 // the three VMFS3 addressing modes (zla): one sub-block for small files, up
 // to 256 file blocks, or 256 pointer blocks of 1024 file blocks each. Holes
 // and TBZ ("to be zeroed") blocks read as zeros. Allocation on write, mode
-// changes as a file grows, and freeing on truncate are done here.
+// changes as a file grows, and freeing on truncate are done here. Nothing
+// here awaits: data it writes (zero-fill, a small file's bytes moving to a
+// file block) goes into the transaction, written first at commit.
 import { FsError, VolumeError } from '../util/errors.js';
 import {
   BlockType,
@@ -27,13 +29,12 @@ export interface MapContext {
   readonly fbb: Resource;
   readonly sbc: Resource;
   readonly pbc: Resource;
-  /** The pointer block as the transaction sees it. */
-  pointerBlock(tx: Transaction | null, id: number): Promise<Uint32Array>;
+  /** The pointer block as the transaction sees it (throws CacheMiss when it is not cached). */
+  pointerBlock(tx: Transaction | null, id: number): Uint32Array;
   /** The transaction's own copy of a pointer block, to change (a new one starts zeroed). */
-  editPointerBlock(tx: Transaction, id: number, fresh?: boolean): Promise<Uint32Array>;
-  /** Data writes outside the journal: zero-filling fresh blocks, moving a small file's bytes. */
-  writeData(logical: number, data: Uint8Array): Promise<void>;
-  readData(logical: number, data: Uint8Array): Promise<void>;
+  editPointerBlock(tx: Transaction, id: number, fresh?: boolean): Uint32Array;
+  /** Bytes at a logical offset as the transaction sees them, its own data writes included (throws CacheMiss to have them read). */
+  readData(tx: Transaction, logical: number, length: number): Uint8Array;
 }
 
 export interface Piece {
@@ -61,11 +62,11 @@ function checkFileBlock(ctx: MapContext, id: number): number {
 }
 
 /** The id addressing map index `index` (a file block id, sub-block id, or 0). */
-async function idAt(ctx: MapContext, tx: Transaction | null, inode: Inode, index: number): Promise<number> {
+function idAt(ctx: MapContext, tx: Transaction | null, inode: Inode, index: number): number {
   if (inode.zla === Zla.PointerBlocks) {
     const pb = inode.blocks[Math.floor(index / POINTERS_PER_BLOCK)];
     if (pb === undefined || pb === 0) return 0;
-    return (await ctx.pointerBlock(tx, pb))[index % POINTERS_PER_BLOCK];
+    return (ctx.pointerBlock(tx, pb))[index % POINTERS_PER_BLOCK];
   }
   return index < INODE_BLOCKS ? inode.blocks[index] : 0;
 }
@@ -82,7 +83,7 @@ function logicalOf(ctx: MapContext, inode: Inode, id: number): number | null {
   return checkFileBlock(ctx, id);
 }
 
-export async function mapForRead(ctx: MapContext, tx: Transaction | null, inode: Inode, offset: number, length: number): Promise<Piece[]> {
+export function mapForRead(ctx: MapContext, tx: Transaction | null, inode: Inode, offset: number, length: number): Piece[] {
   const unit = mapUnit(ctx, inode);
   const out: Piece[] = [];
   let pos = offset;
@@ -91,7 +92,7 @@ export async function mapForRead(ctx: MapContext, tx: Transaction | null, inode:
     const index = Math.floor(pos / unit);
     const within = pos - index * unit;
     const len = Math.min(unit - within, end - pos);
-    const base = logicalOf(ctx, inode, await idAt(ctx, tx, inode, index));
+    const base = logicalOf(ctx, inode, idAt(ctx, tx, inode, index));
     const logical = base === null ? null : base + within;
     const last = out[out.length - 1];
     if (last && ((last.logical === null && logical === null) || (last.logical !== null && logical !== null && last.logical + last.length === logical))) {
@@ -108,16 +109,16 @@ export async function mapForRead(ctx: MapContext, tx: Transaction | null, inode:
  * transaction's copy). Fresh storage that the write will not cover entirely
  * is zeroed first, so no old bytes ever show through.
  */
-export async function mapForWrite(ctx: MapContext, tx: Transaction, inode: Inode, offset: number, length: number): Promise<Piece[]> {
+export function mapForWrite(ctx: MapContext, tx: Transaction, inode: Inode, offset: number, length: number): Piece[] {
   const end = offset + length;
-  await chooseMode(ctx, tx, inode, end);
+  chooseMode(ctx, tx, inode, end);
   const unit = mapUnit(ctx, inode);
   const first = Math.floor(offset / unit);
   const last = Math.floor((end - 1) / unit);
   // Allocate missing blocks in one go, so a sequential write gets a contiguous run.
   const missing: number[] = [];
   for (let i = first; i <= last; i++) {
-    const id = await idAt(ctx, tx, inode, i);
+    const id = idAt(ctx, tx, inode, i);
     if (id === 0 || (inode.zla !== Zla.SubBlocks && isTbz(id))) missing.push(i);
   }
   if (missing.length > 0 && inode.zla === Zla.SubBlocks) {
@@ -125,7 +126,7 @@ export async function mapForWrite(ctx: MapContext, tx: Transaction, inode: Inode
     if (sb) {
       inode.blocks[0] = subBlockId(sb);
       inode.blockCount += 1;
-      await zeroUncovered(ctx, ctx.sbc.itemLogical(sb), 0, unit, offset, end, Math.max(end, inode.size));
+      zeroUncovered(tx, ctx.sbc.itemLogical(sb), 0, unit, offset, end, Math.max(end, inode.size));
       return mapForRead(ctx, tx, inode, offset, length);
     }
     // No sub-block left: the (empty) file takes file blocks instead.
@@ -134,18 +135,18 @@ export async function mapForWrite(ctx: MapContext, tx: Transaction, inode: Inode
     return mapForWrite(ctx, tx, inode, offset, length);
   }
   if (missing.length > 0) {
-    const near = await previousFileBlock(ctx, tx, inode, missing[0]);
+    const near = previousFileBlock(ctx, tx, inode, missing[0]);
     let k = 0;
     while (k < missing.length) {
       const run = ctx.fbb.allocate(tx, missing.length - k, near === null ? undefined : near + 1 + k);
       for (const at of run) {
         const index = missing[k++];
-        const old = await idAt(ctx, tx, inode, index);
+        const old = idAt(ctx, tx, inode, index);
         const number = at.entry * ctx.fbb.layout.geometry.itemsPerEntry + at.item;
         if (old !== 0) ctx.fbb.free(tx, toFbbItem(ctx, fileBlockNumber(old))); // a TBZ block is replaced by a written one
         else inode.blockCount += 1;
-        await setIdAt(ctx, tx, inode, index, fileBlockId(number));
-        await zeroUncovered(ctx, number * ctx.blockSize, index * unit, unit, offset, end, Math.max(end, inode.size));
+        setIdAt(ctx, tx, inode, index, fileBlockId(number));
+        zeroUncovered(tx, number * ctx.blockSize, index * unit, unit, offset, end, Math.max(end, inode.size));
       }
     }
   }
@@ -162,12 +163,12 @@ function toFbbItem(ctx: MapContext, block: number) {
  * write. Bytes past the end of the file are left as they are: extending the
  * file zeroes them then (zeroGap), so a small file costs no 1 MiB zero-fill.
  */
-async function zeroUncovered(ctx: MapContext, logical: number, blockStart: number, unit: number, wStart: number, wEnd: number, fileEnd: number): Promise<void> {
+function zeroUncovered(tx: Transaction, logical: number, blockStart: number, unit: number, wStart: number, wEnd: number, fileEnd: number): void {
   const a = Math.max(0, wStart - blockStart);
-  if (a > 0) await ctx.writeData(logical, new Uint8Array(a));
+  if (a > 0) tx.data.push({ offset: logical, data: new Uint8Array(a) });
   const b = Math.min(unit, wEnd - blockStart);
   const t = Math.min(unit, fileEnd - blockStart);
-  if (t > b) await ctx.writeData(logical + b, new Uint8Array(t - b));
+  if (t > b) tx.data.push({ offset: logical + b, data: new Uint8Array(t - b) });
 }
 
 /**
@@ -175,25 +176,25 @@ async function zeroUncovered(ctx: MapContext, logical: number, blockStart: numbe
  * bytes past the old end (blocks past the end are never allocated), so zero
  * them up to the new end.
  */
-export async function zeroGap(ctx: MapContext, tx: Transaction, inode: Inode, from: number, to: number): Promise<void> {
+export function zeroGap(ctx: MapContext, tx: Transaction, inode: Inode, from: number, to: number): void {
   const unit = mapUnit(ctx, inode);
   if (to <= from || from % unit === 0) return;
   const index = Math.floor(from / unit);
-  const base = logicalOf(ctx, inode, await idAt(ctx, tx, inode, index));
+  const base = logicalOf(ctx, inode, idAt(ctx, tx, inode, index));
   if (base === null) return;
   const end = Math.min(to, (index + 1) * unit);
-  await ctx.writeData(base + (from - index * unit), new Uint8Array(end - from));
+  tx.data.push({ offset: base + (from - index * unit), data: new Uint8Array(end - from) });
 }
 
-async function previousFileBlock(ctx: MapContext, tx: Transaction, inode: Inode, index: number): Promise<number | null> {
+function previousFileBlock(ctx: MapContext, tx: Transaction, inode: Inode, index: number): number | null {
   for (let i = index - 1; i >= Math.max(0, index - 4); i--) {
-    const id = await idAt(ctx, tx, inode, i);
+    const id = idAt(ctx, tx, inode, i);
     if (id !== 0 && !isTbz(id)) return fileBlockNumber(id);
   }
   return null;
 }
 
-async function setIdAt(ctx: MapContext, tx: Transaction, inode: Inode, index: number, id: number): Promise<void> {
+function setIdAt(ctx: MapContext, tx: Transaction, inode: Inode, index: number, id: number): void {
   if (inode.zla !== Zla.PointerBlocks) {
     inode.blocks[index] = id;
     return;
@@ -207,11 +208,11 @@ async function setIdAt(ctx: MapContext, tx: Transaction, inode: Inode, index: nu
     inode.blocks[slot] = pb;
     fresh = true;
   }
-  (await ctx.editPointerBlock(tx, pb, fresh))[index % POINTERS_PER_BLOCK] = id;
+  (ctx.editPointerBlock(tx, pb, fresh))[index % POINTERS_PER_BLOCK] = id;
 }
 
 /** Picks the addressing mode a file of `end` bytes needs, converting the existing map. */
-export async function chooseMode(ctx: MapContext, tx: Transaction, inode: Inode, end: number): Promise<void> {
+export function chooseMode(ctx: MapContext, tx: Transaction, inode: Inode, end: number): void {
   if (end > maxFileSize(ctx)) throw new FsError('EFBIG', `inode 0x${inode.id.toString(16)}`);
   const empty = inode.blocks.every((b) => b === 0);
   if (inode.zla === Zla.SubBlocks) {
@@ -222,12 +223,10 @@ export async function chooseMode(ctx: MapContext, tx: Transaction, inode: Inode,
     } else {
       // Move the small file's bytes from its sub-block into a file block.
       const sb = subBlockAddress(inode.blocks[0]);
-      const data = new Uint8Array(ctx.subBlockSize);
-      await ctx.readData(ctx.sbc.itemLogical(sb), data);
+      const data = ctx.readData(tx, ctx.sbc.itemLogical(sb), ctx.subBlockSize);
       const [at] = ctx.fbb.allocate(tx, 1);
       const number = at.entry * ctx.fbb.layout.geometry.itemsPerEntry + at.item;
-      await ctx.writeData(number * ctx.blockSize, data);
-      await ctx.writeData(number * ctx.blockSize + data.length, new Uint8Array(ctx.blockSize - data.length));
+      tx.data.push({ offset: number * ctx.blockSize, data }, { offset: number * ctx.blockSize + data.length, data: new Uint8Array(ctx.blockSize - data.length) });
       ctx.sbc.free(tx, sb);
       inode.blocks.fill(0);
       inode.blocks[0] = fileBlockId(number);
@@ -242,14 +241,14 @@ export async function chooseMode(ctx: MapContext, tx: Transaction, inode: Inode,
     if (direct.some((b) => b !== 0)) {
       const [at] = ctx.pbc.allocate(tx, 1);
       const pb = pointerBlockId(at);
-      (await ctx.editPointerBlock(tx, pb, true)).set(direct, 0);
+      (ctx.editPointerBlock(tx, pb, true)).set(direct, 0);
       inode.blocks[0] = pb;
     }
   }
 }
 
 /** Frees the storage past `size` (the inode must be the transaction's copy). */
-export async function truncateMap(ctx: MapContext, tx: Transaction, inode: Inode, size: number): Promise<void> {
+export function truncateMap(ctx: MapContext, tx: Transaction, inode: Inode, size: number): void {
   const unit = mapUnit(ctx, inode);
   const keep = Math.ceil(size / unit);
   if (inode.zla === Zla.SubBlocks) {
@@ -277,7 +276,7 @@ export async function truncateMap(ctx: MapContext, tx: Transaction, inode: Inode
     if (pbId === 0) continue;
     const firstIndex = slot * POINTERS_PER_BLOCK;
     if (firstIndex + POINTERS_PER_BLOCK <= keep) continue;
-    const pb = await ctx.editPointerBlock(tx, pbId);
+    const pb = ctx.editPointerBlock(tx, pbId);
     for (let j = Math.max(0, keep - firstIndex); j < POINTERS_PER_BLOCK; j++) {
       freeFb(pb[j]);
       pb[j] = 0;
@@ -287,21 +286,4 @@ export async function truncateMap(ctx: MapContext, tx: Transaction, inode: Inode
       inode.blocks[slot] = 0;
     }
   }
-}
-
-/** Every block id the file references, pointer blocks included (for checks). */
-export async function allBlockIds(ctx: MapContext, tx: Transaction | null, inode: Inode): Promise<{ data: number[]; pointers: number[] }> {
-  const data: number[] = [];
-  const pointers: number[] = [];
-  for (let slot = 0; slot < INODE_BLOCKS; slot++) {
-    const id = inode.blocks[slot];
-    if (id === 0) continue;
-    if (inode.zla !== Zla.PointerBlocks) {
-      data.push(id);
-      continue;
-    }
-    pointers.push(id);
-    for (const v of await ctx.pointerBlock(tx, id)) if (v !== 0) data.push(v);
-  }
-  return { data, pointers };
 }

@@ -148,8 +148,9 @@ export class Resource {
     return mapFileOffset(this.file, this.layout.itemOffset(at));
   }
 
-  itemRange(at: EntryItem): { logical: number; length: number }[] {
-    return mapFileRange(this.file, this.layout.itemOffset(at), this.layout.geometry.dataSize);
+  itemRange(at: EntryItem, count = 1): { logical: number; length: number }[] {
+    // The items of one entry lie side by side: `count` of them from `at` are one range.
+    return mapFileRange(this.file, this.layout.itemOffset(at), count * this.layout.geometry.dataSize);
   }
 
   /** The entry as the transaction sees it (read-only view). */

@@ -2,8 +2,11 @@
 // bitmap entries, pointer blocks, directory data) is gathered in one
 // Transaction and reaches the disk only through a CommitSink, as one group of
 // writes. Until commit nothing is visible to other operations, and an
-// operation that fails is simply dropped. The cluster layer's journal is a
-// CommitSink: it logs the group, then applies it in place.
+// operation that fails is simply dropped. The file data it writes is
+// gathered too and written first at commit, so that metadata never points at
+// bytes not yet written, and an operation run again after a cache miss
+// (cacheMiss.ts) has written nothing. The cluster layer's journal is a
+// CommitSink: it logs the metadata group, then applies it in place.
 import { LogicalVolume } from '../volume/logicalVolume.js';
 import { BitmapEntry } from './resourceFile.js';
 import { DirEntry } from './directory.js';
@@ -42,6 +45,8 @@ export class Transaction {
   readonly dirs = new Map<number, DirOverlay>();
   /** Raw metadata bytes (directory data, resource headers) at logical offsets. */
   readonly raw: MetaWrite[] = [];
+  /** File data (write() bytes, zero-fill, bytes moved to a new block), in the order written: later ones may overlap earlier ones. */
+  readonly data: MetaWrite[] = [];
   /** Inodes freed in this transaction: their caches must be dropped on commit. */
   readonly freedInodes = new Set<number>();
   /** Bitmap entries ("kind:index") it allocated from that this host should hold from now on (resource clusters). */

@@ -2,6 +2,10 @@
 // runner). It opens what any VMFS3 host wrote (geometry is read from disk),
 // keeps committed metadata cached, and runs every operation that changes
 // metadata alone (a mutex) inside one Transaction committed through one sink.
+// Operation bodies do not await: they run over the caches and throw a
+// CacheMiss for what is missing, and the driver loads it and runs them again
+// (cacheMiss.ts). The async accessors (inode(), pointerBlock(),
+// dirEntries()) load for callers outside an operation, such as fsck.
 import { pause } from '../cluster/clock.js';
 import { LOCK_HEADER_SIZE, LockHeader, LockMode, freeLockHeader } from '../cluster/lockHeader.js';
 import { FsError, VolumeError } from '../util/errors.js';
@@ -17,6 +21,7 @@ import { ResourceKind, ResourceLayout, encodeBitmapEntry, resourceHeaderStruct }
 import { POINTER_BLOCK_SIZE, POINTERS_PER_BLOCK, ROOT_INODE_ID, SYSTEM_FILES } from './systemFiles.js';
 import { CommitSink, DirOverlay, InPlaceSink, MetaWrite, Transaction } from './transaction.js';
 import { Change, ChangeKind, readChangesSince } from './changeLog.js';
+import { CacheMiss, untilLoaded } from './cacheMiss.js';
 
 export interface Stat {
   id: number;
@@ -58,6 +63,8 @@ const ROOT: Caller = { uid: 0, gid: 0 };
 /** A transaction that must start again once the reservation has been given back. */
 const RETRY = Symbol('retry');
 const MAX_SYMLINK_DEPTH = 40;
+/** Free inode slots whose heads one read brings in (64 KiB). */
+const SLOT_HEADS_PER_READ = 32;
 
 interface DirState {
   entries: DirEntry[];
@@ -108,6 +115,10 @@ export class Vmfs {
   private readonly inodeCache = new Map<number, Inode>();
   private readonly dirCache = new Map<number, DirState>();
   private readonly pbCache = new Map<number, Uint32Array>();
+  /** Generation and lock header of free inode slots, read ahead for the inodes to be made there (null: never used). */
+  private readonly slotHeads = new Map<number, { generation: number; lock: LockHeader } | null>();
+  /** Bytes read for the operation under way ("offset:length"): file data it reads, which no cache keeps. */
+  private readonly fetched = new Map<string, Uint8Array>();
   private readonly mutex = new Mutex();
   private sink: CommitSink;
   private readonly coordinator?: Coordinator;
@@ -143,10 +154,9 @@ export class Vmfs {
       fbb: this.fbb,
       sbc: this.sbc,
       pbc: this.pbc,
-      pointerBlock: (tx, id) => this.pointerBlock(tx, id),
+      pointerBlock: (tx, id) => this.pointerBlockNow(tx, id),
       editPointerBlock: (tx, id, fresh) => this.editPointerBlock(tx, id, fresh),
-      writeData: (logical, data) => this.volume.write(data, logical),
-      readData: (logical, data) => this.volume.read(data, logical),
+      readData: (tx, logical, length) => this.readDataNow(tx, logical, length),
     };
   }
 
@@ -173,63 +183,97 @@ export class Vmfs {
 
   // ------------------------------------------------------- metadata access
 
-  /**
-   * The inode if the transaction or the cache holds it. Hot paths try this
-   * before awaiting inode(): an await costs even when nothing is read.
-   */
-  private known(tx: Transaction | null, id: number): Inode | undefined {
-    return tx?.inodes.get(id) ?? this.inodeCache.get(id);
+  /** The inode as the transaction (or, without one, the committed state) sees it; loads it if needed. */
+  async inode(tx: Transaction | null, id: number): Promise<Inode> {
+    return untilLoaded(() => this.inodeNow(tx, id));
   }
 
-  /** The inode as the transaction (or, without one, the committed state) sees it. */
-  async inode(tx: Transaction | null, id: number): Promise<Inode> {
-    const pending = tx?.inodes.get(id);
-    if (pending) return pending;
-    let inode = this.inodeCache.get(id);
-    if (!inode) {
-      if (blockType(id) !== BlockType.Inode) throw new VolumeError(`0x${id.toString(16)} is not an inode id`);
-      const at = inodeAddress(id);
-      if (at.entry >= this.fdc.entries.length || at.item >= this.fdc.layout.itemsInEntry(at.entry)) throw new VolumeError(`inode 0x${id.toString(16)} lies outside the inode table`);
-      const buf = await this.readMeta(this.fdc.itemRange(at));
-      inode = decodeInode(buf);
-      if (inode.lock.magic !== INODE_MAGIC || inode.id !== id) throw new VolumeError(`inode 0x${id.toString(16)} is damaged (magic 0x${inode.lock.magic.toString(16)}, id 0x${inode.id.toString(16)})`);
-      this.inodeCache.set(id, inode);
-    }
-    return inode;
+  /** inode() from the transaction or the cache; throws CacheMiss to have it loaded. */
+  inodeNow(tx: Transaction | null, id: number): Inode {
+    const inode = tx?.inodes.get(id) ?? this.inodeCache.get(id);
+    if (inode) return inode;
+    if (blockType(id) !== BlockType.Inode) throw new VolumeError(`0x${id.toString(16)} is not an inode id`);
+    const at = inodeAddress(id);
+    if (at.entry >= this.fdc.entries.length || at.item >= this.fdc.layout.itemsInEntry(at.entry)) throw new VolumeError(`inode 0x${id.toString(16)} lies outside the inode table`);
+    throw new CacheMiss(async () => {
+      const loaded = decodeInode(await this.readMeta(this.fdc.itemRange(at)));
+      if (loaded.lock.magic !== INODE_MAGIC || loaded.id !== id) throw new VolumeError(`inode 0x${id.toString(16)} is damaged (magic 0x${loaded.lock.magic.toString(16)}, id 0x${loaded.id.toString(16)})`);
+      this.inodeCache.set(id, loaded);
+    });
   }
 
   /** The transaction's own copy of an inode, to change (low level: operations and fsck repairs). */
-  async editInode(tx: Transaction, id: number): Promise<Inode> {
+  editInode(tx: Transaction, id: number): Inode {
     let inode = tx.inodes.get(id);
     if (!inode) {
-      inode = cloneInode(this.inodeCache.get(id) ?? (await this.inode(null, id)));
+      inode = cloneInode(this.inodeNow(null, id));
       tx.inodes.set(id, inode);
     }
     return inode;
   }
 
+  /** The pointer block as the transaction (or the committed state) sees it; loads it if needed. */
   async pointerBlock(tx: Transaction | null, id: number): Promise<Uint32Array> {
-    const pending = tx?.pointerBlocks.get(id);
-    if (pending) return pending;
-    let pb = this.pbCache.get(id);
-    if (!pb) {
-      const at = pointerBlockAddress(id);
-      if (blockType(id) !== BlockType.PointerBlock || at.entry >= this.pbc.entries.length) throw new VolumeError(`0x${id.toString(16)} is not a pointer block`);
+    return untilLoaded(() => this.pointerBlockNow(tx, id));
+  }
+
+  pointerBlockNow(tx: Transaction | null, id: number): Uint32Array {
+    const pb = tx?.pointerBlocks.get(id) ?? this.pbCache.get(id);
+    if (pb) return pb;
+    const at = pointerBlockAddress(id);
+    if (blockType(id) !== BlockType.PointerBlock || at.entry >= this.pbc.entries.length) throw new VolumeError(`0x${id.toString(16)} is not a pointer block`);
+    throw new CacheMiss(async () => {
       const buf = await this.readMeta(this.pbc.itemRange(at));
-      pb = new Uint32Array(POINTERS_PER_BLOCK);
-      for (let i = 0; i < POINTERS_PER_BLOCK; i++) pb[i] = buf.readUInt32LE(i * 4);
-      this.pbCache.set(id, pb);
+      const loaded = new Uint32Array(POINTERS_PER_BLOCK);
+      for (let i = 0; i < POINTERS_PER_BLOCK; i++) loaded[i] = buf.readUInt32LE(i * 4);
+      this.pbCache.set(id, loaded);
+    });
+  }
+
+  editPointerBlock(tx: Transaction, id: number, fresh = false): Uint32Array {
+    let pb = tx.pointerBlocks.get(id);
+    if (!pb) {
+      pb = fresh ? new Uint32Array(POINTERS_PER_BLOCK) : Uint32Array.from(this.pointerBlockNow(null, id));
+      tx.pointerBlocks.set(id, pb);
     }
     return pb;
   }
 
-  async editPointerBlock(tx: Transaction, id: number, fresh = false): Promise<Uint32Array> {
-    let pb = tx.pointerBlocks.get(id);
-    if (!pb) {
-      pb = fresh ? new Uint32Array(POINTERS_PER_BLOCK) : Uint32Array.from(await this.pointerBlock(null, id));
-      tx.pointerBlocks.set(id, pb);
+  /**
+   * Bytes on the volume that no cache keeps (a free inode slot, a symlink's
+   * target, a small file's data), read once per operation; throws CacheMiss
+   * to have them read. The caller must not change what it gets.
+   */
+  private fetchNow(logical: number, length: number): Uint8Array {
+    const key = `${logical}:${length}`;
+    const bytes = this.fetched.get(key);
+    if (bytes) return bytes;
+    throw new CacheMiss(async () => {
+      const b = Buffer.allocUnsafe(length); // filled whole by the read
+      await this.volume.read(b, logical);
+      this.fetched.set(key, b);
+    });
+  }
+
+  /** Data bytes as the transaction sees them: what the volume holds, under the data it wrote itself. */
+  private readDataNow(tx: Transaction, logical: number, length: number): Uint8Array {
+    const out = Uint8Array.from(this.fetchNow(logical, length));
+    for (const w of tx.data) {
+      const from = Math.max(logical, w.offset);
+      const to = Math.min(logical + length, w.offset + w.data.length);
+      if (from < to) out.set(w.data.subarray(from - w.offset, to - w.offset), from - logical);
     }
-    return pb;
+    return out;
+  }
+
+  /** A file's bytes from `pos` (up to the end of the file), read within an operation. */
+  private fileBytesNow(tx: Transaction | null, inode: Inode, pos: number, length: number): Uint8Array {
+    const len = Math.max(0, Math.min(length, inode.size - pos));
+    const out = new Uint8Array(len);
+    for (const p of mapForRead(this.ctx, tx, inode, pos, len)) {
+      if (p.logical !== null) out.set(this.fetchNow(p.logical, p.length), p.fileOffset - pos);
+    }
+    return out;
   }
 
   private async readMeta(parts: { logical: number; length: number }[]): Promise<Buffer> {
@@ -242,22 +286,21 @@ export class Vmfs {
     return bufs.length === 1 ? bufs[0] : Buffer.concat(bufs);
   }
 
-  /** A directory's entries and name index, read on first use (hot callers look in dirCache first, as with known()). */
-  private async dirState(id: number): Promise<DirState> {
-    let state = this.dirCache.get(id);
-    if (!state) {
+  /** A directory's entries and name index, read on first use (throws CacheMiss to have them read). */
+  private dirState(id: number): DirState {
+    const state = this.dirCache.get(id);
+    if (state) return state;
+    throw new CacheMiss(async () => {
       const inode = await this.inode(null, id);
       const data = new Uint8Array(inode.size);
-      await this.readInto(null, inode, data, 0);
+      await this.readInto(inode, data, 0);
       const entries = decodeDirEntries(data);
       const index = new Map<string, number>();
       entries.forEach((e, i) => {
         if (!index.has(e.name)) index.set(e.name, i);
       });
-      state = { entries, index };
-      this.dirCache.set(id, state);
-    }
-    return state;
+      this.dirCache.set(id, { entries, index });
+    });
   }
 
   private overlay(tx: Transaction, dirId: number, base: DirState): DirOverlay {
@@ -270,12 +313,8 @@ export class Vmfs {
   }
 
   /** A directory's entry for `name` as the transaction sees it. */
-  private async dirLookup(tx: Transaction | null, dirId: number, name: string): Promise<DirEntry | undefined> {
-    return this.entryIn(tx, dirId, this.dirCache.get(dirId) ?? (await this.dirState(dirId)), name);
-  }
-
-  /** dirLookup once the directory is at hand. */
-  private entryIn(tx: Transaction | null, dirId: number, base: DirState, name: string): DirEntry | undefined {
+  private dirLookup(tx: Transaction | null, dirId: number, name: string): DirEntry | undefined {
+    const base = this.dirState(dirId);
     const o = tx?.dirs.get(dirId);
     if (o) {
       const slot = o.names.get(name);
@@ -286,9 +325,13 @@ export class Vmfs {
     return o?.slots.get(slot) ?? base.entries[slot];
   }
 
-  /** A directory's raw entries, slot by slot, as the transaction sees them. */
+  /** A directory's raw entries, slot by slot, as the transaction sees them; loads them if needed. */
   async dirEntries(tx: Transaction | null, dirId: number): Promise<DirEntry[]> {
-    const base = this.dirCache.get(dirId) ?? (await this.dirState(dirId));
+    return untilLoaded(() => this.dirEntriesNow(tx, dirId));
+  }
+
+  dirEntriesNow(tx: Transaction | null, dirId: number): DirEntry[] {
+    const base = this.dirState(dirId);
     const o = tx?.dirs.get(dirId);
     if (!o) return base.entries;
     const out: DirEntry[] = [];
@@ -296,23 +339,22 @@ export class Vmfs {
     return out;
   }
 
-  async dirSetSlot(tx: Transaction, dir: Inode, slot: number, entry: DirEntry): Promise<void> {
-    const base = this.dirCache.get(dir.id) ?? (await this.dirState(dir.id));
-    const o = this.overlay(tx, dir.id, base);
+  dirSetSlot(tx: Transaction, dir: Inode, slot: number, entry: DirEntry): void {
+    const o = this.overlay(tx, dir.id, this.dirState(dir.id));
     o.slots.set(slot, entry);
     o.names.set(entry.name, slot);
-    await this.writeMetaData(tx, dir, slot * DIR_ENTRY_SIZE, dirEntryStruct.encode(entry));
+    this.writeMetaData(tx, dir, slot * DIR_ENTRY_SIZE, dirEntryStruct.encode(entry));
   }
 
-  async dirAdd(tx: Transaction, dir: Inode, entry: DirEntry): Promise<void> {
-    const o = this.overlay(tx, dir.id, this.dirCache.get(dir.id) ?? (await this.dirState(dir.id)));
+  dirAdd(tx: Transaction, dir: Inode, entry: DirEntry): void {
+    const o = this.overlay(tx, dir.id, this.dirState(dir.id));
     const slot = o.length++;
-    await this.dirSetSlot(tx, dir, slot, entry);
+    this.dirSetSlot(tx, dir, slot, entry);
   }
 
   /** The slot holding `name` as the transaction sees it, or -1 (through the name index: no scan). */
-  private async dirSlotOf(tx: Transaction, dirId: number, name: string): Promise<number> {
-    const base = this.dirCache.get(dirId) ?? (await this.dirState(dirId));
+  private dirSlotOf(tx: Transaction, dirId: number, name: string): number {
+    const base = this.dirState(dirId);
     const o = tx.dirs.get(dirId);
     const pending = o?.names.get(name);
     if (pending !== undefined) return pending;
@@ -321,52 +363,58 @@ export class Vmfs {
   }
 
   /** Removes `name`, moving the last entry into its slot so the array stays without gaps. */
-  private async dirRemove(tx: Transaction, dir: Inode, name: string): Promise<void> {
-    const slot = await this.dirSlotOf(tx, dir.id, name);
+  private dirRemove(tx: Transaction, dir: Inode, name: string): void {
+    const slot = this.dirSlotOf(tx, dir.id, name);
     if (slot < 0) throw new FsError('ENOENT', name);
-    await this.dirRemoveSlot(tx, dir, slot);
+    this.dirRemoveSlot(tx, dir, slot);
   }
 
   /** Removes the entry in `slot` (the last entry moves into it). */
-  async dirRemoveSlot(tx: Transaction, dir: Inode, slot: number): Promise<void> {
-    const base = this.dirCache.get(dir.id) ?? (await this.dirState(dir.id));
+  dirRemoveSlot(tx: Transaction, dir: Inode, slot: number): void {
+    const base = this.dirState(dir.id);
     const o = this.overlay(tx, dir.id, base);
     const at = (i: number) => o.slots.get(i) ?? base.entries[i];
     const name = at(slot).name;
     const last = o.length - 1;
     if (o.names.get(name) === slot || (o.names.get(name) === undefined && base.index.get(name) === slot)) o.names.set(name, -1);
-    if (slot !== last) await this.dirSetSlot(tx, dir, slot, at(last));
+    if (slot !== last) this.dirSetSlot(tx, dir, slot, at(last));
     o.slots.delete(last);
     o.length = last;
     const size = last * DIR_ENTRY_SIZE;
-    await truncateMap(this.ctx, tx, dir, size);
+    truncateMap(this.ctx, tx, dir, size);
     dir.size = size;
   }
 
   /** Writes metadata bytes (directory data) into a file through the transaction. */
-  private async writeMetaData(tx: Transaction, inode: Inode, offset: number, data: Uint8Array): Promise<void> {
-    await zeroGap(this.ctx, tx, inode, inode.size, offset);
-    const pieces = await mapForWrite(this.ctx, tx, inode, offset, data.length);
+  private writeMetaData(tx: Transaction, inode: Inode, offset: number, data: Uint8Array): void {
+    zeroGap(this.ctx, tx, inode, inode.size, offset);
+    const pieces = mapForWrite(this.ctx, tx, inode, offset, data.length);
     for (const p of pieces) tx.raw.push({ offset: p.logical!, data: data.subarray(p.fileOffset - offset, p.fileOffset - offset + p.length) });
     if (offset + data.length > inode.size) inode.size = offset + data.length;
   }
 
   // ------------------------------------------------------------ committing
 
-  /** Runs `fn` alone, in a transaction that is committed if it returns and dropped if it throws. */
-  async transact<T>(fn: (tx: Transaction) => Promise<T>): Promise<T> {
+  /**
+   * Runs `fn` alone, in a transaction that is committed if it returns and
+   * dropped if it throws. After a cache miss it runs again, in a fresh
+   * transaction, once the miss is loaded.
+   */
+  async transact<T>(fn: (tx: Transaction) => T | Promise<T>): Promise<T> {
     return this.mutex.run(async () => {
       if (this.readOnly) throw new FsError('EROFS', this.volume.extents[0].device.name);
       let claims = new Set<string>();
       let wrote = false;
-      const run = async () => {
-        if (this.coordinator && !(await this.revalidate(true))) return RETRY;
-        const tx = new Transaction();
-        const result = await fn(tx);
-        wrote = await this.commit(tx);
-        claims = tx.claims;
-        return result;
-      };
+      const run = () =>
+        untilLoaded(async () => {
+          if (this.coordinator && !(await this.revalidate(true))) return RETRY;
+          const tx = new Transaction();
+          const pending = fn(tx);
+          const result = pending instanceof Promise ? await pending : pending; // a body that need not wait costs no await
+          wrote = await this.commit(tx);
+          claims = tx.claims;
+          return result;
+        }).finally(() => this.fetched.clear());
       if (!this.coordinator) return run() as Promise<T>;
       for (let spins = 0; ; spins++) {
         const result = await this.coordinator.exclusive(run);
@@ -463,6 +511,7 @@ export class Vmfs {
   /** Drops every cache and re-reads the volume's geometry and the resource files. */
   private async forgetAll(): Promise<void> {
     this.inodeCache.clear();
+    this.slotHeads.clear();
     this.dirCache.clear();
     this.pbCache.clear();
     await this.reloadGeometry();
@@ -472,7 +521,10 @@ export class Vmfs {
   private async forget(changes: Change[]): Promise<void> {
     const dirs = new Map<number, Set<number>>();
     for (const c of changes) {
-      if (c.kind === ChangeKind.Inode) this.inodeCache.delete(c.id);
+      if (c.kind === ChangeKind.Inode) {
+        this.inodeCache.delete(c.id);
+        this.slotHeads.delete(c.id);
+      }
       else if (c.kind === ChangeKind.PointerBlock) this.pbCache.delete(c.id);
       else if (c.kind === ChangeKind.BitmapEntry) await this.resource(c.resource).reloadEntry(c.entry, reader(this.volume));
       else {
@@ -506,7 +558,7 @@ export class Vmfs {
     state.entries.length = Math.min(state.entries.length, length);
     const buf = new Uint8Array(DIR_ENTRY_SIZE);
     for (const slot of stale) {
-      await this.readInto(null, inode, buf, slot * DIR_ENTRY_SIZE);
+      await this.readInto(inode, buf, slot * DIR_ENTRY_SIZE);
       const entry = dirEntryStruct.decode(buf);
       state.entries[slot] = entry;
       state.index.set(entry.name, slot);
@@ -520,18 +572,24 @@ export class Vmfs {
    * commit during the operation (the generation moved) means it may have
    * seen half of it: it runs again.
    */
-  private reading<T>(fn: () => Promise<T>): Promise<T> {
+  private reading<T>(fn: () => T | Promise<T>): Promise<T> {
     return this.mutex.run(async () => {
-      for (;;) {
-        if (this.coordinator) await this.revalidate();
-        const result = await fn();
-        if (!this.coordinator || (await this.coordinator.generation()) === this.cachedGeneration) return result;
+      try {
+        for (;;) {
+          if (this.coordinator) await this.revalidate();
+          const result = await untilLoaded(fn);
+          if (!this.coordinator || (await this.coordinator.generation()) === this.cachedGeneration) return result;
+        }
+      } finally {
+        this.fetched.clear();
       }
     });
   }
 
   /** Writes the transaction (through the coordinator's journal or the sink) and installs it in the caches; false when it had nothing to write. */
   private async commit(tx: Transaction): Promise<boolean> {
+    // Data first, then the metadata that makes it reachable.
+    if (tx.data.length > 0) await writeInOrder(this.volume, tx.data);
     // An inode the operation looked at but left as it was (a write inside
     // allocated blocks in the same second) costs no metadata write.
     for (const [id, inode] of tx.inodes) {
@@ -566,7 +624,10 @@ export class Vmfs {
     else await this.sink.commit(writes);
 
     // Install the new state in the caches.
-    for (const [id, inode] of tx.inodes) this.inodeCache.set(id, inode);
+    for (const [id, inode] of tx.inodes) {
+      this.inodeCache.set(id, inode);
+      this.slotHeads.delete(id);
+    }
     for (const id of tx.freedInodes) {
       this.dirCache.delete(id);
     }
@@ -602,21 +663,19 @@ export class Vmfs {
     return tx ? this.resolvePath(tx, path, follow) : this.reading(() => this.resolvePath(null, path, follow));
   }
 
-  private async resolvePath(tx: Transaction | null, path: string, follow = true, depth = 0): Promise<number> {
+  private resolvePath(tx: Transaction | null, path: string, follow = true, depth = 0): number {
     const parts = splitPath(path);
     let dir = ROOT_INODE_ID;
     for (let i = 0; i < parts.length; i++) {
-      const inode = this.known(tx, dir) ?? (await this.inode(tx, dir));
-      if (inode.type !== InodeType.Directory) throw new FsError('ENOTDIR', path);
-      const e = await this.dirLookup(tx, dir, parts[i]);
+      if (this.inodeNow(tx, dir).type !== InodeType.Directory) throw new FsError('ENOTDIR', path);
+      const e = this.dirLookup(tx, dir, parts[i]);
       if (!e) throw new FsError('ENOENT', path);
       const last = i === parts.length - 1;
       if (e.type === InodeType.Symlink && (!last || follow)) {
         if (depth >= MAX_SYMLINK_DEPTH) throw new FsError('ELOOP', path);
-        const target = await this.readlinkId(tx, e.blockId);
+        const target = this.readlinkId(tx, e.blockId);
         const prefix = target.startsWith('/') ? '' : '/' + parts.slice(0, i).join('/');
-        dir = await this.resolvePath(tx, `${prefix}/${target}/${parts.slice(i + 1).join('/')}`, follow, depth + 1);
-        return dir;
+        return this.resolvePath(tx, `${prefix}/${target}/${parts.slice(i + 1).join('/')}`, follow, depth + 1);
       }
       dir = e.blockId;
     }
@@ -624,21 +683,20 @@ export class Vmfs {
   }
 
   /** Resolves the parent of `path` and checks the final name. */
-  private async parentOf(tx: Transaction | null, path: string): Promise<{ parent: number; name: string }> {
+  private parentOf(tx: Transaction | null, path: string): { parent: number; name: string } {
     const parts = splitPath(path);
     if (parts.length === 0) throw new FsError('EBUSY', path, 'the root directory');
     const name = parts[parts.length - 1];
     if (Buffer.byteLength(name) > MAX_NAME_BYTES) throw new FsError('ENAMETOOLONG', path);
-    const parent = await this.resolvePath(tx, '/' + parts.slice(0, -1).join('/'));
-    const p = this.known(tx, parent) ?? (await this.inode(tx, parent));
-    if (p.type !== InodeType.Directory) throw new FsError('ENOTDIR', path);
+    const parent = this.resolvePath(tx, '/' + parts.slice(0, -1).join('/'));
+    if (this.inodeNow(tx, parent).type !== InodeType.Directory) throw new FsError('ENOTDIR', path);
     return { parent, name };
   }
 
   // -------------------------------------------------------------- queries
 
   async stat(path: string, follow = true): Promise<Stat> {
-    return this.reading(async () => this.statOf(await this.resolvePath(null, path, follow)));
+    return this.reading(() => this.statOf(this.resolvePath(null, path, follow)));
   }
 
   async statId(id: number): Promise<Stat> {
@@ -647,60 +705,48 @@ export class Vmfs {
 
   /**
    * stat() from the caches alone, at once (no queue, no await): for a lone
-   * host, whose caches only its own commits change, when every directory on
-   * the path and the inode are cached; undefined otherwise (call stat()).
-   * A transaction under way is not seen until it commits, as if this came
-   * first. Throws what stat() would for a missing name or a non-directory.
+   * host, whose caches only its own commits change; undefined when something
+   * on the way is not cached (call stat()). A transaction under way is not
+   * seen until it commits, as if this came first. Throws what stat() would
+   * for a missing name or a non-directory.
    */
   statCached(path: string, follow = true): Stat | undefined {
     if (this.coordinator) return undefined;
-    const parts = splitPath(path);
-    let id = ROOT_INODE_ID;
-    for (let i = 0; i < parts.length; i++) {
-      const dir = this.inodeCache.get(id);
-      const base = this.dirCache.get(id);
-      if (!dir || !base) return undefined;
-      if (dir.type !== InodeType.Directory) throw new FsError('ENOTDIR', path);
-      const e = this.entryIn(null, id, base, parts[i]);
-      if (!e) throw new FsError('ENOENT', path);
-      if (e.type === InodeType.Symlink && (follow || i < parts.length - 1)) return undefined; // stat() follows it
-      id = e.blockId;
+    try {
+      return this.statOf(this.resolvePath(null, path, follow));
+    } catch (e) {
+      if (e instanceof CacheMiss) return undefined; // never loads: stat() does, in turn
+      throw e;
     }
-    const inode = this.inodeCache.get(id);
-    return inode && statFields(id, inode);
   }
 
-  private async statOf(id: number): Promise<Stat> {
-    return statFields(id, this.known(null, id) ?? (await this.inode(null, id)));
+  private statOf(id: number): Stat {
+    return statFields(id, this.inodeNow(null, id));
   }
 
   async readdir(path: string): Promise<DirListing[]> {
     return this.reading(() => this.listDir(path));
   }
 
-  private async listDir(path: string): Promise<DirListing[]> {
-    const id = await this.resolvePath(null, path);
-    const inode = await this.inode(null, id);
-    if (inode.type !== InodeType.Directory) throw new FsError('ENOTDIR', path);
-    return (await this.dirEntries(null, id)).map((e) => ({ name: e.name, id: e.blockId, type: e.type as InodeType }));
+  private listDir(path: string): DirListing[] {
+    const id = this.resolvePath(null, path);
+    if (this.inodeNow(null, id).type !== InodeType.Directory) throw new FsError('ENOTDIR', path);
+    return this.dirEntriesNow(null, id).map((e) => ({ name: e.name, id: e.blockId, type: e.type as InodeType }));
   }
 
   async readlink(path: string): Promise<string> {
     return this.reading(() => this.linkTarget(path));
   }
 
-  private async linkTarget(path: string): Promise<string> {
-    const id = await this.resolvePath(null, path, false);
-    const inode = await this.inode(null, id);
-    if (inode.type !== InodeType.Symlink) throw new FsError('EINVAL', path);
+  private linkTarget(path: string): string {
+    const id = this.resolvePath(null, path, false);
+    if (this.inodeNow(null, id).type !== InodeType.Symlink) throw new FsError('EINVAL', path);
     return this.readlinkId(null, id);
   }
 
-  private async readlinkId(tx: Transaction | null, id: number): Promise<string> {
-    const inode = await this.inode(tx, id);
-    const buf = new Uint8Array(inode.size);
-    await this.readInto(tx, inode, buf, 0);
-    return Buffer.from(buf).toString('utf8');
+  private readlinkId(tx: Transaction | null, id: number): string {
+    const inode = this.inodeNow(tx, id);
+    return Buffer.from(this.fileBytesNow(tx, inode, 0, inode.size)).toString('utf8');
   }
 
   /** Space and inodes; with other hosts on the datastore, call `revalidate()` first for current counts. */
@@ -719,19 +765,19 @@ export class Vmfs {
 
   /** Reads up to `buf.length` bytes at `pos`; returns how many (0 at or past the end). */
   async read(id: number, buf: Uint8Array, pos: number): Promise<number> {
-    return this.reading(async () => {
-      const inode = await this.inode(null, id);
+    return this.reading(() => {
+      const inode = this.inodeNow(null, id);
       if (inode.type === InodeType.Directory) throw new FsError('EISDIR', `inode 0x${id.toString(16)}`);
-      return this.readInto(null, inode, buf, pos);
+      return this.readInto(inode, buf, pos);
     });
   }
 
-  private async readInto(tx: Transaction | null, inode: Inode, buf: Uint8Array, pos: number): Promise<number> {
+  private async readInto(inode: Inode, buf: Uint8Array, pos: number): Promise<number> {
     if (pos >= inode.size) return 0;
     const len = Math.min(buf.length, inode.size - pos);
     // All pieces at once: a network extent keeps them in flight together.
     const reads: Promise<void>[] = [];
-    for (const p of await mapForRead(this.ctx, tx, inode, pos, len)) {
+    for (const p of await untilLoaded(() => mapForRead(this.ctx, null, inode, pos, len))) {
       const slice = buf.subarray(p.fileOffset - pos, p.fileOffset - pos + p.length);
       if (p.logical === null) slice.fill(0);
       else reads.push(this.volume.read(slice, p.logical));
@@ -742,21 +788,20 @@ export class Vmfs {
 
   /** Writes `data` at `pos` (or at the end with `append`); returns the position after it. */
   async write(id: number, data: Uint8Array, pos: number, append = false): Promise<number> {
-    return this.transact(async (tx) => {
-      const inode = await this.editInode(tx, id);
+    return this.transact((tx) => {
+      const inode = this.editInode(tx, id);
       if (inode.type === InodeType.Directory) throw new FsError('EISDIR', `inode 0x${id.toString(16)}`);
       const at = append ? inode.size : pos;
       if (data.length === 0) return at;
       let pieces: Piece[];
       try {
-        await zeroGap(this.ctx, tx, inode, inode.size, at); // the write itself covers the rest
-        pieces = await mapForWrite(this.ctx, tx, inode, at, data.length);
+        zeroGap(this.ctx, tx, inode, inode.size, at); // the write itself covers the rest
+        pieces = mapForWrite(this.ctx, tx, inode, at, data.length);
       } catch (e) {
         if (e instanceof FsError && e.code === 'ENOSPC') throw new FsError('ENOSPC', `inode 0x${id.toString(16)}`);
         throw e;
       }
-      // Data first (every piece at once: a network extent keeps them in flight together), then the metadata that makes it reachable.
-      await Promise.all(pieces.map((p) => this.volume.write(data.subarray(p.fileOffset - at, p.fileOffset - at + p.length), p.logical!)));
+      for (const p of pieces) tx.data.push({ offset: p.logical!, data: data.subarray(p.fileOffset - at, p.fileOffset - at + p.length) });
       const now = this.clock();
       if (at + data.length > inode.size) inode.size = at + data.length;
       inode.mtime = now;
@@ -772,14 +817,14 @@ export class Vmfs {
 
   async truncateId(id: number, size: number, path = `inode 0x${id.toString(16)}`): Promise<void> {
     if (size < 0 || !Number.isSafeInteger(size)) throw new FsError('EINVAL', path);
-    await this.transact(async (tx) => {
-      const inode = await this.editInode(tx, id);
+    await this.transact((tx) => {
+      const inode = this.editInode(tx, id);
       if (inode.type === InodeType.Directory) throw new FsError('EISDIR', path);
       if (size > maxFileSize(this.ctx)) throw new FsError('EFBIG', path);
-      if (size < inode.size) await truncateMap(this.ctx, tx, inode, size);
+      if (size < inode.size) truncateMap(this.ctx, tx, inode, size);
       else {
-        await zeroGap(this.ctx, tx, inode, inode.size, size);
-        await chooseMode(this.ctx, tx, inode, size);
+        zeroGap(this.ctx, tx, inode, inode.size, size);
+        chooseMode(this.ctx, tx, inode, size);
       }
       inode.size = size;
       const now = this.clock();
@@ -790,10 +835,10 @@ export class Vmfs {
 
   // ------------------------------------------------------------ namespace
 
-  private async allocInode(tx: Transaction, type: InodeType, mode: number, caller: Caller, parentZla: boolean): Promise<Inode> {
+  private allocInode(tx: Transaction, type: InodeType, mode: number, caller: Caller, parentZla: boolean): Inode {
     const [at] = this.fdc.allocate(tx, 1);
     const id = inodeId(at);
-    const old = await this.readRawInodeForReuse(at);
+    const old = this.inodeForReuse(at);
     const now = this.clock();
     const inode: Inode = {
       lock: freeLockHeader(INODE_MAGIC, this.fdc.itemLogical(at)),
@@ -822,16 +867,23 @@ export class Vmfs {
   }
 
   /** A free slot's previous contents, to carry its generation and lock sequence forward. */
-  private async readRawInodeForReuse(at: { entry: number; item: number }): Promise<{ generation: number; lock: LockHeader } | null> {
+  private inodeForReuse(at: { entry: number; item: number }): { generation: number; lock: LockHeader } | null {
     const id = inodeId(at);
-    const cached = this.inodeCache.get(id);
-    if (cached) return cached;
-    const head = decodeInodeHead(await this.readMeta(this.fdc.itemRange(at)));
-    return head.lock.magic === INODE_MAGIC ? head : null;
+    const head = this.inodeCache.get(id) ?? this.slotHeads.get(id);
+    if (head !== undefined) return head;
+    throw new CacheMiss(async () => {
+      // This slot and the ones after it in its entry, where the next inodes go: one read for many creates.
+      const count = Math.min(SLOT_HEADS_PER_READ, this.fdc.layout.itemsInEntry(at.entry) - at.item);
+      const buf = await this.readMeta(this.fdc.itemRange(at, count));
+      for (let k = 0; k < count; k++) {
+        const h = decodeInodeHead(buf, k * INODE_SIZE);
+        this.slotHeads.set(inodeId({ entry: at.entry, item: at.item + k }), h.lock.magic === INODE_MAGIC ? h : null);
+      }
+    });
   }
 
-  private async freeInode(tx: Transaction, inode: Inode): Promise<void> {
-    await truncateMap(this.ctx, tx, inode, 0);
+  private freeInode(tx: Transaction, inode: Inode): void {
+    truncateMap(this.ctx, tx, inode, 0);
     inode.size = 0;
     inode.nlink = 0;
     inode.blocks.fill(0);
@@ -843,20 +895,20 @@ export class Vmfs {
     return { type: inode.type, blockId: inode.id, recordId: inode.generation, name };
   }
 
-  private async createNode(path: string, type: InodeType, mode: number, caller: Caller, exclusive: boolean, init?: (tx: Transaction, inode: Inode) => Promise<void>): Promise<number> {
-    return this.transact(async (tx) => {
-      const { parent, name } = await this.parentOf(tx, path);
-      const existing = await this.dirLookup(tx, parent, name);
+  private async createNode(path: string, type: InodeType, mode: number, caller: Caller, exclusive: boolean, init?: (tx: Transaction, inode: Inode) => void): Promise<number> {
+    return this.transact((tx) => {
+      const { parent, name } = this.parentOf(tx, path);
+      const existing = this.dirLookup(tx, parent, name);
       if (existing) {
         if (exclusive || type !== InodeType.File) throw new FsError('EEXIST', path);
-        const inode = await this.inode(tx, existing.blockId);
+        const inode = this.inodeNow(tx, existing.blockId);
         if (inode.type === InodeType.Directory) throw new FsError('EISDIR', path);
         return existing.blockId;
       }
-      const dir = await this.editInode(tx, parent);
-      const inode = await this.allocInode(tx, type, mode, caller, false);
-      if (init) await init(tx, inode);
-      await this.dirAdd(tx, dir, this.entryFor(inode, name));
+      const dir = this.editInode(tx, parent);
+      const inode = this.allocInode(tx, type, mode, caller, false);
+      if (init) init(tx, inode);
+      this.dirAdd(tx, dir, this.entryFor(inode, name));
       const now = this.clock();
       dir.mtime = now;
       dir.ctime = now;
@@ -870,16 +922,16 @@ export class Vmfs {
   }
 
   async mkdir(path: string, mode = 0o755, caller: Caller = ROOT): Promise<number> {
-    return this.transact(async (tx) => {
-      const { parent, name } = await this.parentOf(tx, path);
-      if (await this.dirLookup(tx, parent, name)) throw new FsError('EEXIST', path);
-      const dir = await this.editInode(tx, parent);
-      const inode = await this.allocInode(tx, InodeType.Directory, mode, caller, false);
+    return this.transact((tx) => {
+      const { parent, name } = this.parentOf(tx, path);
+      if (this.dirLookup(tx, parent, name)) throw new FsError('EEXIST', path);
+      const dir = this.editInode(tx, parent);
+      const inode = this.allocInode(tx, InodeType.Directory, mode, caller, false);
       inode.nlink = 2;
       this.dirCache.set(inode.id, { entries: [], index: new Map() });
-      await this.dirAdd(tx, inode, this.entryFor(inode, '.'));
-      await this.dirAdd(tx, inode, { ...this.entryFor(dir, '..') });
-      await this.dirAdd(tx, dir, this.entryFor(inode, name));
+      this.dirAdd(tx, inode, this.entryFor(inode, '.'));
+      this.dirAdd(tx, inode, { ...this.entryFor(dir, '..') });
+      this.dirAdd(tx, dir, this.entryFor(inode, name));
       countSubdir(dir, 1);
       const now = this.clock();
       dir.mtime = now;
@@ -892,22 +944,21 @@ export class Vmfs {
     const bytes = Buffer.from(target, 'utf8');
     if (bytes.length === 0) throw new FsError('ENOENT', path);
     if (bytes.length > 4095) throw new FsError('ENAMETOOLONG', path);
-    return this.createNode(path, InodeType.Symlink, 0o777, caller, true, async (tx, inode) => {
-      const pieces = await mapForWrite(this.ctx, tx, inode, 0, bytes.length);
-      for (const p of pieces) await this.volume.write(bytes.subarray(p.fileOffset, p.fileOffset + p.length), p.logical!);
+    return this.createNode(path, InodeType.Symlink, 0o777, caller, true, (tx, inode) => {
+      for (const p of mapForWrite(this.ctx, tx, inode, 0, bytes.length)) tx.data.push({ offset: p.logical!, data: bytes.subarray(p.fileOffset, p.fileOffset + p.length) });
       inode.size = bytes.length;
     });
   }
 
   async link(existing: string, path: string): Promise<void> {
-    await this.transact(async (tx) => {
-      const id = await this.resolvePath(tx, existing, false);
-      const target = await this.editInode(tx, id);
+    await this.transact((tx) => {
+      const id = this.resolvePath(tx, existing, false);
+      const target = this.editInode(tx, id);
       if (target.type === InodeType.Directory) throw new FsError('EPERM', existing);
-      const { parent, name } = await this.parentOf(tx, path);
-      if (await this.dirLookup(tx, parent, name)) throw new FsError('EEXIST', path);
-      const dir = await this.editInode(tx, parent);
-      await this.dirAdd(tx, dir, this.entryFor(target, name));
+      const { parent, name } = this.parentOf(tx, path);
+      if (this.dirLookup(tx, parent, name)) throw new FsError('EEXIST', path);
+      const dir = this.editInode(tx, parent);
+      this.dirAdd(tx, dir, this.entryFor(target, name));
       target.nlink += 1;
       const now = this.clock();
       target.ctime = now;
@@ -917,58 +968,58 @@ export class Vmfs {
   }
 
   async unlink(path: string): Promise<void> {
-    await this.transact(async (tx) => {
-      const { parent, name } = await this.parentOf(tx, path);
-      const e = await this.dirLookup(tx, parent, name);
+    await this.transact((tx) => {
+      const { parent, name } = this.parentOf(tx, path);
+      const e = this.dirLookup(tx, parent, name);
       if (!e) throw new FsError('ENOENT', path);
-      const inode = await this.editInode(tx, e.blockId);
+      const inode = this.editInode(tx, e.blockId);
       if (inode.type === InodeType.Directory) throw new FsError('EISDIR', path);
       if (inode.type === InodeType.System) throw new FsError('EPERM', path);
-      const dir = await this.editInode(tx, parent);
-      await this.dirRemove(tx, dir, name);
-      await this.dropLink(tx, inode);
+      const dir = this.editInode(tx, parent);
+      this.dirRemove(tx, dir, name);
+      this.dropLink(tx, inode);
       const now = this.clock();
       dir.mtime = now;
       dir.ctime = now;
     });
   }
 
-  private async dropLink(tx: Transaction, inode: Inode): Promise<void> {
+  private dropLink(tx: Transaction, inode: Inode): void {
     inode.nlink -= 1;
     inode.ctime = this.clock();
-    if (inode.nlink <= 0) await this.freeInode(tx, inode);
+    if (inode.nlink <= 0) this.freeInode(tx, inode);
   }
 
   async rmdir(path: string): Promise<void> {
-    await this.transact(async (tx) => {
-      const { parent, name } = await this.parentOf(tx, path);
+    await this.transact((tx) => {
+      const { parent, name } = this.parentOf(tx, path);
       if (name === '.') throw new FsError('EINVAL', path);
       if (name === '..') throw new FsError('ENOTEMPTY', path);
-      const e = await this.dirLookup(tx, parent, name);
+      const e = this.dirLookup(tx, parent, name);
       if (!e) throw new FsError('ENOENT', path);
-      const inode = await this.editInode(tx, e.blockId);
+      const inode = this.editInode(tx, e.blockId);
       if (inode.type !== InodeType.Directory) throw new FsError('ENOTDIR', path);
-      if ((await this.dirEntries(tx, inode.id)).length > 2) throw new FsError('ENOTEMPTY', path);
-      const dir = await this.editInode(tx, parent);
-      await this.dirRemove(tx, dir, name);
+      if ((this.dirEntriesNow(tx, inode.id)).length > 2) throw new FsError('ENOTEMPTY', path);
+      const dir = this.editInode(tx, parent);
+      this.dirRemove(tx, dir, name);
       countSubdir(dir, -1);
       const now = this.clock();
       dir.mtime = now;
       dir.ctime = now;
       inode.nlink = 1;
-      await this.dropLink(tx, inode);
+      this.dropLink(tx, inode);
     });
   }
 
   /** POSIX rename: replaces a target of a compatible kind, moves directories between parents. */
   async rename(from: string, to: string): Promise<void> {
-    await this.transact(async (tx) => {
-      const src = await this.parentOf(tx, from);
-      const dst = await this.parentOf(tx, to);
+    await this.transact((tx) => {
+      const src = this.parentOf(tx, from);
+      const dst = this.parentOf(tx, to);
       if (src.name === '.' || src.name === '..' || dst.name === '.' || dst.name === '..') throw new FsError('EINVAL', from);
-      const e = await this.dirLookup(tx, src.parent, src.name);
+      const e = this.dirLookup(tx, src.parent, src.name);
       if (!e) throw new FsError('ENOENT', from);
-      const moving = await this.editInode(tx, e.blockId);
+      const moving = this.editInode(tx, e.blockId);
       if (moving.type === InodeType.System) throw new FsError('EPERM', from);
       const isDir = moving.type === InodeType.Directory;
       if (isDir) {
@@ -976,33 +1027,33 @@ export class Vmfs {
         for (let d = dst.parent; ; ) {
           if (d === moving.id) throw new FsError('EINVAL', to);
           if (d === ROOT_INODE_ID) break;
-          const up = await this.dirLookup(tx, d, '..');
+          const up = this.dirLookup(tx, d, '..');
           if (!up || up.blockId === d) break;
           d = up.blockId;
         }
       }
-      const existing = await this.dirLookup(tx, dst.parent, dst.name);
+      const existing = this.dirLookup(tx, dst.parent, dst.name);
       if (existing && existing.blockId === moving.id) return; // same file: nothing to do
-      const srcDir = await this.editInode(tx, src.parent);
-      const dstDir = await this.editInode(tx, dst.parent);
+      const srcDir = this.editInode(tx, src.parent);
+      const dstDir = this.editInode(tx, dst.parent);
       if (existing) {
-        const victim = await this.editInode(tx, existing.blockId);
+        const victim = this.editInode(tx, existing.blockId);
         if (victim.type === InodeType.System) throw new FsError('EPERM', to);
         if (isDir && victim.type !== InodeType.Directory) throw new FsError('ENOTDIR', to);
         if (!isDir && victim.type === InodeType.Directory) throw new FsError('EISDIR', to);
         if (victim.type === InodeType.Directory) {
-          if ((await this.dirEntries(tx, victim.id)).length > 2) throw new FsError('ENOTEMPTY', to);
+          if ((this.dirEntriesNow(tx, victim.id)).length > 2) throw new FsError('ENOTEMPTY', to);
           countSubdir(dstDir, -1);
           victim.nlink = 1;
         }
-        await this.dirRemove(tx, dstDir, dst.name);
-        await this.dropLink(tx, victim);
+        this.dirRemove(tx, dstDir, dst.name);
+        this.dropLink(tx, victim);
       }
-      await this.dirRemove(tx, srcDir, src.name);
-      await this.dirAdd(tx, dstDir, this.entryFor(moving, dst.name));
+      this.dirRemove(tx, srcDir, src.name);
+      this.dirAdd(tx, dstDir, this.entryFor(moving, dst.name));
       if (isDir && src.parent !== dst.parent) {
-        const dotdot = (await this.dirEntries(tx, moving.id)).findIndex((x) => x.name === '..');
-        await this.dirSetSlot(tx, moving, dotdot, this.entryFor(dstDir, '..'));
+        const dotdot = (this.dirEntriesNow(tx, moving.id)).findIndex((x) => x.name === '..');
+        this.dirSetSlot(tx, moving, dotdot, this.entryFor(dstDir, '..'));
         countSubdir(srcDir, -1);
         countSubdir(dstDir, 1);
       }
@@ -1019,8 +1070,8 @@ export class Vmfs {
   }
 
   async setAttributesId(id: number, attrs: { mode?: number; uid?: number; gid?: number; atime?: number; mtime?: number }): Promise<void> {
-    await this.transact(async (tx) => {
-      const inode = await this.editInode(tx, id);
+    await this.transact((tx) => {
+      const inode = this.editInode(tx, id);
       if (attrs.mode !== undefined) inode.mode = attrs.mode & 0o7777;
       if (attrs.uid !== undefined) inode.uid = attrs.uid >>> 0;
       if (attrs.gid !== undefined) inode.gid = attrs.gid >>> 0;
@@ -1064,6 +1115,23 @@ export class Vmfs {
  */
 function countSubdir(dir: Inode, delta: number): void {
   if (dir.nlink !== 1) dir.nlink += delta;
+}
+
+/**
+ * Writes in the order given where they overlap; side by side (a network
+ * extent keeps them in flight together) where they do not.
+ */
+async function writeInOrder(volume: LogicalVolume, writes: MetaWrite[]): Promise<void> {
+  let batch: MetaWrite[] = [];
+  const flush = () => Promise.all(batch.map((w) => volume.write(w.data, w.offset)));
+  for (const w of writes) {
+    if (batch.some((b) => b.offset < w.offset + w.data.length && w.offset < b.offset + b.data.length)) {
+      await flush();
+      batch = [];
+    }
+    batch.push(w);
+  }
+  await flush();
 }
 
 /** Merges writes that touch end to end (sorted by offset) into one: fewer system calls per commit. */

@@ -234,8 +234,8 @@ async function giveBack(fs: Vmfs, block: number): Promise<void> {
   const slot = (await journalBlocksOf(fs)).get(block);
   if (slot === undefined) return;
   const ipe = fs.fbb.layout.geometry.itemsPerEntry;
-  await fs.transact(async (tx) => {
-    const vh = await fs.editInode(tx, VH_ID);
+  await fs.transact((tx) => {
+    const vh = fs.editInode(tx, VH_ID);
     vh.blocks[slot] = 0;
     vh.blockCount = Math.max(0, vh.blockCount - 1);
     while (vh.size > 0 && vh.blocks[Math.ceil(vh.size / fs.blockSize) - 1] === 0) vh.size -= fs.blockSize;

@@ -11,27 +11,27 @@ import { FsError } from '../util/errors.js';
 
 export const LOST_AND_FOUND = '/lost+found';
 
-async function blockIdAt(fs: Vmfs, tx: Transaction, at: BlockRef): Promise<{ get(): number; set(id: number): Promise<void> }> {
-  const inode = await fs.editInode(tx, at.inode);
-  if (at.pointer === undefined) return { get: () => inode.blocks[at.slot], set: async (id) => void (inode.blocks[at.slot] = id) };
-  const pb = await fs.editPointerBlock(tx, inode.blocks[at.slot]);
-  return { get: () => pb[at.pointer!], set: async (id) => void (pb[at.pointer!] = id) };
+function blockIdAt(fs: Vmfs, tx: Transaction, at: BlockRef): { get(): number; set(id: number): void } {
+  const inode = fs.editInode(tx, at.inode);
+  if (at.pointer === undefined) return { get: () => inode.blocks[at.slot], set: (id) => void (inode.blocks[at.slot] = id) };
+  const pb = fs.editPointerBlock(tx, inode.blocks[at.slot]);
+  return { get: () => pb[at.pointer!], set: (id) => void (pb[at.pointer!] = id) };
 }
 
 /** Applies one structural fix (everything but bitmaps, which `rebuildBitmaps` does as a whole). */
 export async function applyFix(fs: Vmfs, fix: Fix): Promise<void> {
   switch (fix.kind) {
     case 'set-dirent':
-      return fs.transact(async (tx) => fs.dirSetSlot(tx, await fs.editInode(tx, fix.dir), fix.slot, fix.entry));
+      return fs.transact((tx) => fs.dirSetSlot(tx, fs.editInode(tx, fix.dir), fix.slot, fix.entry));
     case 'remove-dirent':
-      return fs.transact(async (tx) => fs.dirRemoveSlot(tx, await fs.editInode(tx, fix.dir), fix.slot));
+      return fs.transact((tx) => fs.dirRemoveSlot(tx, fs.editInode(tx, fix.dir), fix.slot));
     case 'set-nlink':
-      return fs.transact(async (tx) => void ((await fs.editInode(tx, fix.inode)).nlink = fix.nlink));
+      return fs.transact((tx) => void (fs.editInode(tx, fix.inode).nlink = fix.nlink));
     case 'set-block-size':
-      return fs.transact(async (tx) => void ((await fs.editInode(tx, fix.inode)).blockSize = fix.blockSize));
+      return fs.transact((tx) => void (fs.editInode(tx, fix.inode).blockSize = fix.blockSize));
     case 'set-size':
-      return fs.transact(async (tx) => {
-        const inode = await fs.editInode(tx, fix.inode);
+      return fs.transact((tx) => {
+        const inode = fs.editInode(tx, fix.inode);
         if (![Zla.FileBlocks, Zla.SubBlocks, Zla.PointerBlocks].includes(inode.zla)) {
           // An unknown addressing mode: nothing in the map can be trusted.
           inode.zla = Zla.FileBlocks;
@@ -42,41 +42,38 @@ export async function applyFix(fs: Vmfs, fix: Fix): Promise<void> {
         inode.size = fix.size;
       });
     case 'clear-block':
-      return fs.transact(async (tx) => {
-        const ref = await blockIdAt(fs, tx, fix.at);
-        await ref.set(0);
-      });
+      return fs.transact((tx) => blockIdAt(fs, tx, fix.at).set(0));
     case 'zero-tbz':
-      return fs.transact(async (tx) => {
-        const ref = await blockIdAt(fs, tx, fix.at);
+      return fs.transact((tx) => {
+        const ref = blockIdAt(fs, tx, fix.at);
         const block = fileBlockNumber(ref.get());
-        await fs.volume.write(new Uint8Array(fs.blockSize), block * fs.blockSize);
-        await ref.set(fileBlockId(block));
+        tx.data.push({ offset: block * fs.blockSize, data: new Uint8Array(fs.blockSize) });
+        ref.set(fileBlockId(block));
       });
     case 'copy-block':
       // A block two files claim: this one gets its own copy of the bytes (nothing is dropped).
       return fs.transact(async (tx) => {
-        const ref = await blockIdAt(fs, tx, fix.at);
+        const ref = blockIdAt(fs, tx, fix.at);
         const id = ref.get();
         if (blockType(id) === BlockType.SubBlock) {
           const [sb] = fs.sbc.allocate(tx, 1);
           const data = new Uint8Array(fs.subBlockSize);
           await fs.volume.read(data, fs.sbc.itemLogical(subBlockAddress(id)));
-          await fs.volume.write(data, fs.sbc.itemLogical(sb));
-          await ref.set(subBlockId(sb));
+          tx.data.push({ offset: fs.sbc.itemLogical(sb), data });
+          ref.set(subBlockId(sb));
         } else if (blockType(id) === BlockType.FileBlock) {
           const [at] = fs.fbb.allocate(tx, 1);
           const block = at.entry * fs.fbb.layout.geometry.itemsPerEntry + at.item;
           const data = new Uint8Array(fs.blockSize);
           await fs.volume.read(data, fileBlockNumber(id) * fs.blockSize);
-          await fs.volume.write(data, block * fs.blockSize);
-          await ref.set(fileBlockId(block));
+          tx.data.push({ offset: block * fs.blockSize, data });
+          ref.set(fileBlockId(block));
         } else {
           // A shared pointer block: copy its pointers; the data blocks are then shared and copied next round.
           const [at] = fs.pbc.allocate(tx, 1);
           const newId = pointerBlockId(at);
-          (await fs.editPointerBlock(tx, newId, true)).set(await fs.pointerBlock(tx, id));
-          await ref.set(newId);
+          fs.editPointerBlock(tx, newId, true).set(fs.pointerBlockNow(tx, id));
+          ref.set(newId);
         }
       });
     case 'orphan':
@@ -102,14 +99,13 @@ async function attachOrphan(fs: Vmfs, id: number): Promise<void> {
     if (!(e instanceof FsError && e.code === 'ENOENT')) throw e;
     lf = await fs.mkdir(LOST_AND_FOUND, 0o700);
   }
-  await fs.transact(async (tx) => {
-    const dir = await fs.editInode(tx, lf);
-    const inode = await fs.editInode(tx, id);
-    await fs.dirAdd(tx, dir, { type: inode.type, blockId: id, recordId: inode.generation, name: `#${id.toString(16)}` });
+  await fs.transact((tx) => {
+    const dir = fs.editInode(tx, lf);
+    const inode = fs.editInode(tx, id);
+    fs.dirAdd(tx, dir, { type: inode.type, blockId: id, recordId: inode.generation, name: `#${id.toString(16)}` });
     if (inode.type === InodeType.Directory) {
       dir.nlink += 1;
-      const entries = await fs.dirEntries(tx, id);
-      if (entries.length >= 2) await fs.dirSetSlot(tx, inode, 1, { type: InodeType.Directory, blockId: lf, recordId: 0, name: '..' });
+      if (fs.dirEntriesNow(tx, id).length >= 2) fs.dirSetSlot(tx, inode, 1, { type: InodeType.Directory, blockId: lf, recordId: 0, name: '..' });
     } else inode.nlink = 1;
   });
 }
@@ -124,7 +120,8 @@ export async function rebuildBitmaps(fs: Vmfs, report: CheckReport): Promise<num
     [fs.pbc, (e, i) => report.referenced.pbc.has(`${e}:${i}`)],
     [fs.fdc, (e, i) => report.referenced.fdc.has(`${e}:${i}`)],
   ];
-  await fs.transact(async (tx) => {
+  await fs.transact((tx) => {
+    changed = 0; // counted again if the body runs again
     for (const [res, used] of plan) {
       for (let entry = 0; entry < res.entries.length; entry++) {
         const total = res.layout.itemsInEntry(entry);
@@ -160,7 +157,7 @@ export async function rebuildBitmaps(fs: Vmfs, report: CheckReport): Promise<num
         } catch {
           continue;
         }
-        if (inode.nlink !== 0) (await fs.editInode(tx, id)).nlink = 0;
+        if (inode.nlink !== 0) fs.editInode(tx, id).nlink = 0;
       }
     }
   });
