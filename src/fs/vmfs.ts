@@ -185,21 +185,26 @@ export class Vmfs {
 
   /** The inode as the transaction (or, without one, the committed state) sees it; loads it if needed. */
   async inode(tx: Transaction | null, id: number): Promise<Inode> {
-    return untilLoaded(() => this.inodeNow(tx, id));
+    const inode = tx?.inodes.get(id) ?? this.inodeCache.get(id);
+    if (inode) return inode;
+    await this.loadInode(id); // no miss thrown and caught: fsck loads every inode this way
+    return this.inodeCache.get(id)!;
   }
 
   /** inode() from the transaction or the cache; throws CacheMiss to have it loaded. */
   inodeNow(tx: Transaction | null, id: number): Inode {
     const inode = tx?.inodes.get(id) ?? this.inodeCache.get(id);
     if (inode) return inode;
+    throw new CacheMiss(() => this.loadInode(id));
+  }
+
+  private async loadInode(id: number): Promise<void> {
     if (blockType(id) !== BlockType.Inode) throw new VolumeError(`0x${id.toString(16)} is not an inode id`);
     const at = inodeAddress(id);
     if (at.entry >= this.fdc.entries.length || at.item >= this.fdc.layout.itemsInEntry(at.entry)) throw new VolumeError(`inode 0x${id.toString(16)} lies outside the inode table`);
-    throw new CacheMiss(async () => {
-      const loaded = decodeInode(await this.readMeta(this.fdc.itemRange(at)));
-      if (loaded.lock.magic !== INODE_MAGIC || loaded.id !== id) throw new VolumeError(`inode 0x${id.toString(16)} is damaged (magic 0x${loaded.lock.magic.toString(16)}, id 0x${loaded.id.toString(16)})`);
-      this.inodeCache.set(id, loaded);
-    });
+    const loaded = decodeInode(await this.readMeta(this.fdc.itemRange(at)));
+    if (loaded.lock.magic !== INODE_MAGIC || loaded.id !== id) throw new VolumeError(`inode 0x${id.toString(16)} is damaged (magic 0x${loaded.lock.magic.toString(16)}, id 0x${loaded.id.toString(16)})`);
+    this.inodeCache.set(id, loaded);
   }
 
   /** The transaction's own copy of an inode, to change (low level: operations and fsck repairs). */
@@ -214,20 +219,25 @@ export class Vmfs {
 
   /** The pointer block as the transaction (or the committed state) sees it; loads it if needed. */
   async pointerBlock(tx: Transaction | null, id: number): Promise<Uint32Array> {
-    return untilLoaded(() => this.pointerBlockNow(tx, id));
+    const pb = tx?.pointerBlocks.get(id) ?? this.pbCache.get(id);
+    if (pb) return pb;
+    await this.loadPointerBlock(id);
+    return this.pbCache.get(id)!;
   }
 
   pointerBlockNow(tx: Transaction | null, id: number): Uint32Array {
     const pb = tx?.pointerBlocks.get(id) ?? this.pbCache.get(id);
     if (pb) return pb;
+    throw new CacheMiss(() => this.loadPointerBlock(id));
+  }
+
+  private async loadPointerBlock(id: number): Promise<void> {
     const at = pointerBlockAddress(id);
     if (blockType(id) !== BlockType.PointerBlock || at.entry >= this.pbc.entries.length) throw new VolumeError(`0x${id.toString(16)} is not a pointer block`);
-    throw new CacheMiss(async () => {
-      const buf = await this.readMeta(this.pbc.itemRange(at));
-      const loaded = new Uint32Array(POINTERS_PER_BLOCK);
-      for (let i = 0; i < POINTERS_PER_BLOCK; i++) loaded[i] = buf.readUInt32LE(i * 4);
-      this.pbCache.set(id, loaded);
-    });
+    const buf = await this.readMeta(this.pbc.itemRange(at));
+    const loaded = new Uint32Array(POINTERS_PER_BLOCK);
+    for (let i = 0; i < POINTERS_PER_BLOCK; i++) loaded[i] = buf.readUInt32LE(i * 4);
+    this.pbCache.set(id, loaded);
   }
 
   editPointerBlock(tx: Transaction, id: number, fresh = false): Uint32Array {
@@ -290,17 +300,19 @@ export class Vmfs {
   private dirState(id: number): DirState {
     const state = this.dirCache.get(id);
     if (state) return state;
-    throw new CacheMiss(async () => {
-      const inode = await this.inode(null, id);
-      const data = new Uint8Array(inode.size);
-      await this.readInto(inode, data, 0);
-      const entries = decodeDirEntries(data);
-      const index = new Map<string, number>();
-      entries.forEach((e, i) => {
-        if (!index.has(e.name)) index.set(e.name, i);
-      });
-      this.dirCache.set(id, { entries, index });
+    throw new CacheMiss(() => this.loadDir(id));
+  }
+
+  private async loadDir(id: number): Promise<void> {
+    const inode = await this.inode(null, id);
+    const data = new Uint8Array(inode.size);
+    await this.readInto(inode, data, 0);
+    const entries = decodeDirEntries(data);
+    const index = new Map<string, number>();
+    entries.forEach((e, i) => {
+      if (!index.has(e.name)) index.set(e.name, i);
     });
+    this.dirCache.set(id, { entries, index });
   }
 
   private overlay(tx: Transaction, dirId: number, base: DirState): DirOverlay {
@@ -327,7 +339,8 @@ export class Vmfs {
 
   /** A directory's raw entries, slot by slot, as the transaction sees them; loads them if needed. */
   async dirEntries(tx: Transaction | null, dirId: number): Promise<DirEntry[]> {
-    return untilLoaded(() => this.dirEntriesNow(tx, dirId));
+    if (!this.dirCache.has(dirId)) await this.loadDir(dirId);
+    return this.dirEntriesNow(tx, dirId);
   }
 
   dirEntriesNow(tx: Transaction | null, dirId: number): DirEntry[] {
