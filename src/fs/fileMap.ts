@@ -66,7 +66,7 @@ function idAt(ctx: MapContext, tx: Transaction | null, inode: Inode, index: numb
   if (inode.zla === Zla.PointerBlocks) {
     const pb = inode.blocks[Math.floor(index / POINTERS_PER_BLOCK)];
     if (pb === undefined || pb === 0) return 0;
-    return (ctx.pointerBlock(tx, pb))[index % POINTERS_PER_BLOCK];
+    return ctx.pointerBlock(tx, pb)[index % POINTERS_PER_BLOCK];
   }
   return index < INODE_BLOCKS ? inode.blocks[index] : 0;
 }

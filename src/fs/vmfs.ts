@@ -250,9 +250,9 @@ export class Vmfs {
   }
 
   /**
-   * Bytes on the volume that no cache keeps (a free inode slot, a symlink's
-   * target, a small file's data), read once per operation; throws CacheMiss
-   * to have them read. The caller must not change what it gets.
+   * Bytes on the volume that no cache keeps (a symlink's target, a small
+   * file's data moving to a file block), read once per operation; throws
+   * CacheMiss to have them read. The caller must not change what it gets.
    */
   private fetchNow(logical: number, length: number): Uint8Array {
     const key = `${logical}:${length}`;
@@ -272,16 +272,6 @@ export class Vmfs {
       const from = Math.max(logical, w.offset);
       const to = Math.min(logical + length, w.offset + w.data.length);
       if (from < to) out.set(w.data.subarray(from - w.offset, to - w.offset), from - logical);
-    }
-    return out;
-  }
-
-  /** A file's bytes from `pos` (up to the end of the file), read within an operation. */
-  private fileBytesNow(tx: Transaction | null, inode: Inode, pos: number, length: number): Uint8Array {
-    const len = Math.max(0, Math.min(length, inode.size - pos));
-    const out = new Uint8Array(len);
-    for (const p of mapForRead(this.ctx, tx, inode, pos, len)) {
-      if (p.logical !== null) out.set(this.fetchNow(p.logical, p.length), p.fileOffset - pos);
     }
     return out;
   }
@@ -759,7 +749,11 @@ export class Vmfs {
 
   private readlinkId(tx: Transaction | null, id: number): string {
     const inode = this.inodeNow(tx, id);
-    return Buffer.from(this.fileBytesNow(tx, inode, 0, inode.size)).toString('utf8');
+    const target = Buffer.alloc(inode.size);
+    for (const p of mapForRead(this.ctx, tx, inode, 0, inode.size)) {
+      if (p.logical !== null) target.set(this.fetchNow(p.logical, p.length), p.fileOffset);
+    }
+    return target.toString('utf8');
   }
 
   /** Space and inodes; with other hosts on the datastore, call `revalidate()` first for current counts. */
