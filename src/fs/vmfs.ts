@@ -527,8 +527,7 @@ export class Vmfs {
       if (c.kind === ChangeKind.Inode) {
         this.inodeCache.delete(c.id);
         this.slotHeads.delete(c.id);
-      }
-      else if (c.kind === ChangeKind.PointerBlock) this.pbCache.delete(c.id);
+      } else if (c.kind === ChangeKind.PointerBlock) this.pbCache.delete(c.id);
       else if (c.kind === ChangeKind.BitmapEntry) await this.resource(c.resource).reloadEntry(c.entry, reader(this.volume));
       else {
         const slots = dirs.get(c.dir) ?? new Set<number>();
