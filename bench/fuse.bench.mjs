@@ -158,7 +158,7 @@ export async function run({ workdir, root, log }) {
 
   log('mounting the in-memory fuse-native file system and vmfs');
   const mem = await startServer([join(root, 'bench/memfsCeiling.mjs'), memMnt, String(TIMEOUT)], false);
-  const config = { extents: [extent], mountPoint: vmfsMnt, options: [], readOnly: false, attrTimeout: TIMEOUT, entryTimeout: TIMEOUT };
+  const config = { extents: [extent], mountPoint: vmfsMnt, options: [], readOnly: false, attrTimeout: TIMEOUT, entryTimeout: TIMEOUT, lockWaitMs: 0 };
   const targets = { host, memfs: memMnt, vmfs: vmfsMnt };
   const names = Object.keys(targets);
   const rounds = Object.fromEntries(names.map((k) => [k, { write: [], read: [], create: [], stat: [], unlink: [] }]));

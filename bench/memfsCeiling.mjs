@@ -142,7 +142,7 @@ const handlers = {
 };
 
 // vmfs mount's own libfuse options, but for the first two (the mount's source and type).
-const config = { extents: [], mountPoint: mnt, options: [], readOnly: false, attrTimeout: timeout, entryTimeout: timeout };
+const config = { extents: [], mountPoint: mnt, options: [], readOnly: false, attrTimeout: timeout, entryTimeout: timeout, lockWaitMs: 0 };
 const options = ['memfs', 'subtype=memfs', ...fuseOptions(config, process.pid).fsname.split(',').slice(2)].join(',');
 const fuse = new Fuse(mnt, handlers, { fsname: options, timeout: false });
 fuse.mount((err) => {

@@ -8,7 +8,7 @@ import { extname, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { Readable } from 'node:stream';
 import { Command } from 'commander';
-import { MountConfig, RESERVED_OPTIONS, SINGLE_HOST_OPTIONS, cacheTimeout } from '../fuse/mountOptions.js';
+import { LOCK_WAIT_MS, MountConfig, RESERVED_OPTIONS, SINGLE_HOST_OPTIONS, cacheTimeout } from '../fuse/mountOptions.js';
 import { isUuid, newUuid } from '../util/uuid.js';
 import { FS_TYPE, canonicalMountPoint, cleanStaleMount, findMount, processAlive, servingPid, unmountIfIdle } from '../fuse/mountTable.js';
 import { MountError, prepareMountPoint, serve } from '../fuse/server.js';
@@ -39,6 +39,7 @@ export function registerMountCommands(program: Command): void {
     .option('--log <file>', 'append the server’s log to this file (default: discarded)')
     .option('--host-uuid <uuid>', 'mount as this cluster host (several hosts may then share the datastore; see docs/CLUSTER.md)')
     .option('--cluster', 'mount as a cluster host with a new host UUID')
+    .option('--lock-wait <seconds>', `how long a cluster host's open for writing waits for another host to let the file go before EBUSY (default: ${LOCK_WAIT_MS / 1000})`)
     .addHelpText(
       'after',
       `
@@ -46,7 +47,11 @@ Caching: a single host lets the kernel keep attributes and names for ${cacheTime
 (--attr-timeout, --entry-timeout). A cluster host (--cluster, --host-uuid) keeps
 none by default, so another host's rename or rewrite shows in the very next
 call, and refuses -o kernel_cache, -o auto_cache and -o ro. File pages are
-dropped on every open either way.`,
+dropped on every open either way.
+
+Locks: a cluster host's open for writing fails with EBUSY while another host
+has the file open for writing. It first waits up to --lock-wait seconds,
+because the kernel reports a close to the server only after close() returned.`,
     )
     .action(async (mountPoint: string, opts) => {
       if (opts.hostUuid !== undefined && !isUuid(opts.hostUuid)) throw new UsageError(`--host-uuid ${opts.hostUuid}: not a VMFS UUID (xxxxxxxx-xxxxxxxx-xxxx-xxxxxxxxxxxx)`);
@@ -59,9 +64,11 @@ dropped on every open either way.`,
         attrTimeout: timeout('--attr-timeout', opts.attrTimeout),
         entryTimeout: timeout('--entry-timeout', opts.entryTimeout),
         hostUuid: opts.hostUuid ?? (opts.cluster ? newUuid() : undefined),
+        lockWaitMs: opts.lockWait === undefined ? LOCK_WAIT_MS : parseTimeout('--lock-wait', opts.lockWait) * 1000,
       };
       // A read-only mount does not join the cluster: it would never see another host's change.
       if (clusterHost && config.readOnly) throw new UsageError('-o ro cannot be given to a cluster host: a read-only mount does not follow other hosts’ changes');
+      if (!clusterHost && opts.lockWait !== undefined) throw new UsageError('--lock-wait applies to a cluster host only (--cluster, --host-uuid): a single host locks nothing on disk');
       const log = (line: string) => process.stderr.write(line);
       try {
         await prepareMountPoint(config, log);

@@ -48,8 +48,11 @@ export interface ClusterMountOptions {
 export interface ClusterMount {
   fs: Vmfs;
   member: ClusterMember<LogicalVolume>;
-  /** Locks a file for this host (exclusive for writers: another host's open for writing gets EBUSY). */
-  lockFile(id: number, mode: LockMode.Exclusive | LockMode.ReadOnly | LockMode.MultiWriter): Promise<void>;
+  /**
+   * Locks a file for this host (exclusive for writers: another host's open for writing gets
+   * EBUSY), waiting up to `waitMs` (default 0) for a live holder to let it go.
+   */
+  lockFile(id: number, mode: LockMode.Exclusive | LockMode.ReadOnly | LockMode.MultiWriter, waitMs?: number): Promise<void>;
   unlockFile(id: number): Promise<void>;
   /** Logical offset of an inode's lock header (for LockManager.inspect). */
   lockOffset(id: number): number;
@@ -195,7 +198,7 @@ export async function mountClustered(volume: LogicalVolume, options: ClusterMoun
     fs,
     member,
     lockOffset,
-    lockFile: async (id, mode) => void (await member.locks.acquire(lockOffset(id), mode, { waitMs: 0 })),
+    lockFile: async (id, mode, waitMs = 0) => void (await member.locks.acquire(lockOffset(id), mode, { waitMs })),
     unlockFile: (id) => member.locks.release(lockOffset(id)),
     leave: async () => {
       for (const res of [fs.fbb, fs.fdc, fs.pbc, fs.sbc]) for (const entry of res.heldEntries()) await member.locks.release(res.entryLogical(entry));

@@ -17,7 +17,16 @@ export interface MountConfig {
   entryTimeout: number;
   /** Mount as this cluster host (heartbeat, journal, locks), so other hosts may share the datastore. */
   hostUuid?: string;
+  /** A cluster host's open for writing waits this long (ms) for another host to let the file go before EBUSY. */
+  lockWaitMs: number;
 }
+
+/**
+ * The default for lockWaitMs. The kernel tells a FUSE server that a file was closed (its
+ * RELEASE) only after close() has returned, so a file just closed on one host stays locked
+ * there for a moment; a writer on another host waits that moment out instead of failing.
+ */
+export const LOCK_WAIT_MS = 500;
 
 /**
  * The default attribute and name cache timeout, in seconds. A single host is the only

@@ -77,7 +77,7 @@ export async function serve(config: MountConfig, hooks: ServeHooks): Promise<voi
   const ops = new VmfsOperations(fs, {
     log: hooks.log,
     wrote: writeBehind ? (n) => writeBehind.wrote(n) : undefined,
-    fileLocks: cluster ? { lock: (id) => cluster.lockFile(id, LockMode.Exclusive), unlock: (id) => cluster.unlockFile(id) } : undefined,
+    fileLocks: cluster ? { lock: (id) => cluster.lockFile(id, LockMode.Exclusive, config.lockWaitMs), unlock: (id) => cluster.unlockFile(id) } : undefined,
   });
   const fuse = new Fuse(config.mountPoint, ops.handlers(), fuseOptions(config, process.pid));
   try {

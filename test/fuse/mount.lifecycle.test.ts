@@ -43,6 +43,8 @@ describe('vmfs mount: errors', () => {
       [['mount', '-d', m.extents[0], m.mnt, '--attr-timeout', 'soon'], 2, /^vmfs: --attr-timeout soon: expected seconds/],
       [['mount', '-d', m.extents[0], m.mnt, '--cluster', '-o', 'kernel_cache'], 2, /^vmfs: mount option "kernel_cache" cannot be given to a cluster host: /],
       [['mount', '-d', m.extents[0], m.mnt, '--cluster', '-o', 'ro'], 2, /^vmfs: -o ro cannot be given to a cluster host: /],
+      [['mount', '-d', m.extents[0], m.mnt, '--cluster', '--lock-wait', '-1'], 2, /^vmfs: --lock-wait -1: expected seconds/],
+      [['mount', '-d', m.extents[0], m.mnt, '--lock-wait', '1'], 2, /^vmfs: --lock-wait applies to a cluster host only/],
       [['mount', '-d', m.extents[0], join(m.dir, 'nope')], 1, /^vmfs: .*\/nope: No such file or directory$/],
       [['mount', '-d', m.extents[0], m.extents[0]], 1, /^vmfs: .*extent0.vmfs: Not a directory$/],
       [['mount', '-d', join(m.dir, 'daemon.log'), m.mnt], 3, /^vmfs: /],

@@ -1,9 +1,11 @@
 // Two hosts mount one datastore through FUSE as cluster hosts, with the default cache
 // settings (which, for a cluster host, cache nothing in the kernel): each sees the
 // other's rename and rewrite in the very next call (stat, readdir, file bytes), a file
-// open for writing on one host is busy for writers on the other, concurrent work
+// open for writing on one host is busy for writers on the other (who wait a moment for
+// it first), concurrent work
 // merges, and both checkers find the volume clean afterwards.
 import { chmodSync, closeSync, mkdirSync, openSync, readFileSync, readdirSync, writeFileSync, renameSync, statSync, writeSync } from 'node:fs';
+import { open } from 'node:fs/promises';
 import { join } from 'node:path';
 import { spawn } from 'node:child_process';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -85,8 +87,15 @@ describe('two FUSE hosts on one datastore', () => {
     expect(readFileSync(join(mntB, 'note2'), 'utf8')).toBe('second, longer');
     writeSync(fd, 'S');
     closeSync(fd);
-    const fdB = openSync(join(mntB, 'note2'), 'r+'); // free again
+    const fdB = openSync(join(mntB, 'note2'), 'r+'); // free again, though the kernel tells A of the close only after it returned
     closeSync(fdB);
+
+    // A writer on B waits (--lock-wait, 0.5 s by default) for A to let the file go.
+    const fdA = openSync(join(ds.mnt, 'note2'), 'r+');
+    const opening = open(join(mntB, 'note2'), 'r+');
+    await new Promise((r) => setTimeout(r, 150));
+    closeSync(fdA);
+    await (await opening).close();
 
     // Both hosts create files in one directory at once.
     mkdirSync(join(ds.mnt, 'shared'));
