@@ -108,7 +108,8 @@ async function readHeader(volume: VolumeIO, region: JournalRegion): Promise<Head
   return { nonce: h.nonce, start: h.start, nextSeq: h.nextSeq };
 }
 
-function encodeRecord(nonce: number, seq: number, tag: number, writes: JournalWrite[]): Buffer {
+/** One record: its header, then each write's descriptor and bytes, padded to whole sectors (the lone journal writes them too). */
+export function encodeRecord(nonce: number, seq: number, tag: number, writes: JournalWrite[]): Buffer {
   let size = journalRecordStruct.size;
   for (const w of writes) size += journalWriteStruct.size + w.data.length;
   const bytes = Math.ceil(size / SECTOR) * SECTOR;
@@ -127,15 +128,30 @@ function encodeRecord(nonce: number, seq: number, tag: number, writes: JournalWr
 
 /** Reads the record at region-relative `pos`; null unless it is complete, valid, and the one expected. */
 async function readRecord(volume: VolumeIO, region: JournalRegion, pos: number, nonce: number, seq: number): Promise<{ writes: JournalWrite[]; bytes: number; tag: number } | null> {
-  if (pos + SECTOR > region.length) return null;
+  const r = await readRecordAt(volume, region.offset + pos, region.length - pos);
+  return r && r.nonce === nonce && r.seq === seq ? r : null;
+}
+
+export interface JournalRecord {
+  nonce: number;
+  seq: number;
+  tag: number;
+  writes: JournalWrite[];
+  /** The record's length on disk. */
+  bytes: number;
+}
+
+/** Reads the record at logical `offset`, within `room` bytes; null unless it is there whole (magic, bounds, CRC). */
+export async function readRecordAt(volume: VolumeIO, offset: number, room: number): Promise<JournalRecord | null> {
+  if (room < SECTOR) return null;
   const first = Buffer.alloc(SECTOR);
-  await volume.read(first, region.offset + pos);
+  await volume.read(first, offset);
   const r = journalRecordStruct.decode(first);
-  if (r.magic !== JOURNAL_RECORD_MAGIC || r.nonce !== nonce || r.seq !== seq) return null;
-  if (r.bytes < SECTOR || r.bytes % SECTOR !== 0 || pos + r.bytes > region.length) return null;
+  if (r.magic !== JOURNAL_RECORD_MAGIC) return null;
+  if (r.bytes < SECTOR || r.bytes % SECTOR !== 0 || r.bytes > room) return null;
   const rec = Buffer.alloc(r.bytes);
   first.copy(rec);
-  if (r.bytes > SECTOR) await volume.read(rec.subarray(SECTOR), region.offset + pos + SECTOR);
+  if (r.bytes > SECTOR) await volume.read(rec.subarray(SECTOR), offset + SECTOR);
   rec.writeUInt32LE(0, RECORD_CRC);
   if ((CRC32.buf(rec) >>> 0) !== r.crc) return null; // torn: part of it never reached the disk
   const writes: JournalWrite[] = [];
@@ -148,7 +164,7 @@ async function readRecord(volume: VolumeIO, region: JournalRegion, pos: number, 
     writes.push({ offset: d.offset, data: rec.subarray(at, at + d.length) });
     at += d.length;
   }
-  return { writes, bytes: r.bytes, tag: r.tag };
+  return { nonce: r.nonce, seq: r.seq, tag: r.tag, writes, bytes: r.bytes };
 }
 
 export interface ReplayResult {

@@ -10,6 +10,7 @@ import { readClusterConfig } from '../cluster/clusterConfig.js';
 import { Alongside, Journal, replayJournal } from '../cluster/journal.js';
 import { LockMode } from '../cluster/lockHeader.js';
 import { LockBusyError } from '../cluster/clusterErrors.js';
+import { recoverLoneCommit } from './loneJournal.js';
 import { VolumeError } from '../util/errors.js';
 import { Decoded, defineStruct } from '../util/struct.js';
 import { VolumeIO } from '../cluster/volumeIo.js';
@@ -187,6 +188,8 @@ export async function mountClustered(volume: LogicalVolume, options: ClusterMoun
   };
   let fs: Vmfs;
   try {
+    // A lone host may have been killed in the middle of a commit before any cluster host came.
+    await member.reservation.run(() => recoverLoneCommit(guarded));
     fs = await Vmfs.open(guarded, { coordinator });
     if (withJournal) await takeJournal(fs);
   } catch (e) {

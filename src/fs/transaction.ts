@@ -5,9 +5,9 @@
 // operation that fails is simply dropped. The file data it writes is
 // gathered too and written first at commit, so that metadata never points at
 // bytes not yet written, and an operation run again after a cache miss
-// (cacheMiss.ts) has written nothing. The cluster layer's journal is a
-// CommitSink: it logs the metadata group, then applies it in place.
-import { LogicalVolume } from '../volume/logicalVolume.js';
+// (cacheMiss.ts) has written nothing. Both journals log the metadata group,
+// then apply it in place: a lone host's (loneJournal.ts) and a cluster
+// host's (cluster/journal.ts, through the coordinator).
 import { BitmapEntry } from './resourceFile.js';
 import { DirEntry } from './directory.js';
 import { Inode } from './inode.js';
@@ -18,17 +18,9 @@ export interface MetaWrite {
   data: Uint8Array;
 }
 
+/** Where a transaction's metadata writes go: the lone host's journal (loneJournal.ts); a cluster host commits through its coordinator. */
 export interface CommitSink {
   commit(writes: MetaWrite[]): Promise<void>;
-}
-
-/** Writes each group in place, in offset order (no journal: a single host without crash protection). */
-export class InPlaceSink implements CommitSink {
-  constructor(private readonly volume: LogicalVolume) {}
-  async commit(writes: MetaWrite[]): Promise<void> {
-    // All issued at once: a file extent writes each as it is called, a network one pipelines them.
-    await Promise.all(writes.map((w) => this.volume.write(w.data, w.offset)));
-  }
 }
 
 /** Pending directory changes: slots replaced or cleared, and the resulting length. */

@@ -19,7 +19,8 @@ import { Mutex } from '../util/mutex.js';
 import { ClusterIdentity, FileLayout, Resource, mapFileRange, piecesOf } from './resources.js';
 import { ResourceKind, ResourceLayout, encodeBitmapEntry, resourceHeaderStruct } from './resourceFile.js';
 import { POINTER_BLOCK_SIZE, POINTERS_PER_BLOCK, ROOT_INODE_ID, SYSTEM_FILES } from './systemFiles.js';
-import { CommitSink, DirOverlay, InPlaceSink, MetaWrite, Transaction } from './transaction.js';
+import { DirOverlay, MetaWrite, Transaction } from './transaction.js';
+import { LoneJournal, pendingLoneCommit } from './loneJournal.js';
 import { Change, ChangeKind, readChangesSince } from './changeLog.js';
 import { CacheMiss, untilLoaded } from './cacheMiss.js';
 
@@ -99,7 +100,7 @@ export interface Coordinator {
 
 export interface OpenOptions {
   readOnly?: boolean;
-  sink?: CommitSink;
+  /** A cluster host's commits go through it; without one, the host changes the datastore alone (loneJournal.ts). */
   coordinator?: Coordinator;
   /** Seconds since the epoch; tests pin it. */
   clock?: () => number;
@@ -120,7 +121,8 @@ export class Vmfs {
   /** Bytes read for the operation under way ("offset:length"): file data it reads, which no cache keeps. */
   private readonly fetched = new Map<string, Uint8Array>();
   private readonly mutex = new Mutex();
-  private sink: CommitSink;
+  /** Where a lone host's commits go (null when read-only or a cluster host). */
+  private readonly sink: LoneJournal | null;
   private readonly coordinator?: Coordinator;
   /** The metadata generation the caches reflect (multi-host only). */
   private cachedGeneration = -1;
@@ -133,6 +135,7 @@ export class Vmfs {
     readonly info: FsInfo,
     res: Record<ResourceKind, Resource>,
     options: OpenOptions,
+    sink: LoneJournal | null,
   ) {
     this.blockSize = info.blockSize;
     this.fbb = res[ResourceKind.FileBlocks];
@@ -141,7 +144,7 @@ export class Vmfs {
     this.sbc = res[ResourceKind.SubBlocks];
     this.subBlockSize = this.sbc.layout.geometry.dataSize;
     this.readOnly = !!options.readOnly || volume.readOnly;
-    this.sink = options.sink ?? new InPlaceSink(volume);
+    this.sink = sink;
     this.coordinator = options.coordinator;
     if (this.coordinator) for (const r of [this.fbb, this.fdc, this.pbc, this.sbc]) r.useClusters(this.coordinator.identity, this.coordinator.spread);
     this.clock = options.clock ?? (() => Math.floor(Date.now() / 1000));
@@ -171,7 +174,14 @@ export class Vmfs {
     const bs = info.blockSize;
     if (!(bs >= 0x10000 && bs <= 0x4000000 && (bs & (bs - 1)) === 0)) throw new VolumeError(`unknown block size ${bs} in FS info`);
     if (info.lvmUuid !== volume.uuid) throw new VolumeError(`the file system belongs to LVM ${info.lvmUuid}, not to this volume (${volume.uuid})`);
-    return new Vmfs(volume, info, await loadResources(read, bs), options);
+    // A lone host killed in the middle of a commit left its record: complete
+    // the commit, or, not allowed to write, read as if it were complete.
+    let sink: LoneJournal | null = null;
+    if (!options.coordinator) {
+      if (options.readOnly || volume.readOnly) volume.overlay(await pendingLoneCommit(volume)); // this view never writes
+      else sink = await LoneJournal.open(volume);
+    }
+    return new Vmfs(volume, info, await loadResources(read, bs), options, sink);
   }
 
   /** Re-reads the volume's geometry and every resource file (another host grew the datastore). */
@@ -458,6 +468,7 @@ export class Vmfs {
     return this.mutex.run(async () => {
       if (this.readOnly) throw new FsError('EROFS', this.volume.extents[0].device.name);
       if (!this.coordinator) {
+        await this.sink!.settle(); // the growth writes past the journal
         const result = await fn();
         await this.forgetAll();
         return result;
@@ -623,7 +634,7 @@ export class Vmfs {
     writes.sort((a, b) => a.offset - b.offset);
     coalesce(writes);
     if (this.coordinator) this.cachedGeneration = await this.coordinator.commit(writes, changesOf(tx), this.cachedGeneration);
-    else await this.sink.commit(writes);
+    else await this.sink!.commit(writes); // transact refused a read-only datastore
 
     // Install the new state in the caches.
     for (const [id, inode] of tx.inodes) {
@@ -1094,6 +1105,7 @@ export class Vmfs {
 
   async close(): Promise<void> {
     await this.mutex.run(async () => {
+      await this.sink?.settle();
       await this.volume.flush();
       await this.volume.close();
     });

@@ -37,6 +37,7 @@ const SHARED_OPEN_WAIT_MS = 5_000;
 
 export class LogicalVolume {
   private map: ExtentMap<Extent>;
+  private patches: readonly { offset: number; data: Uint8Array }[] = [];
 
   private constructor(
     extents: Extent[],
@@ -57,8 +58,17 @@ export class LogicalVolume {
 
   async read(buf: Uint8Array, offset: number): Promise<void> {
     const pieces = this.map.map(offset, buf.length);
-    if (pieces.length === 1) return pieces[0].extent.device.read(buf, pieces[0].deviceOffset);
+    if (pieces.length === 1 && this.patches.length === 0) return pieces[0].extent.device.read(buf, pieces[0].deviceOffset);
     for (const p of pieces) await p.extent.device.read(buf.subarray(p.bufferOffset, p.bufferOffset + p.length), p.deviceOffset);
+    for (const w of this.patches) patch(buf, offset, w);
+  }
+
+  /**
+   * Every read from now on shows these writes, in order, over the bytes on disk: a
+   * commit a journal would complete, for a reader that does not write.
+   */
+  overlay(writes: readonly { offset: number; data: Uint8Array }[]): void {
+    this.patches = writes;
   }
 
   async write(buf: Uint8Array, offset: number): Promise<void> {
@@ -199,6 +209,13 @@ export class LogicalVolume {
     for (const e of extents) await writeExtentHeaders(e);
     return new LogicalVolume(extents, false);
   }
+}
+
+/** Copies the part of `w` that falls inside `buf` (read at logical `offset`) into it. */
+function patch(buf: Uint8Array, offset: number, w: { offset: number; data: Uint8Array }): void {
+  const from = Math.max(offset, w.offset);
+  const to = Math.min(offset + buf.length, w.offset + w.data.length);
+  if (from < to) buf.set(w.data.subarray(from - w.offset, to - w.offset), from - offset);
 }
 
 /**
