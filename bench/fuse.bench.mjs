@@ -38,11 +38,18 @@ So 50% on this VM takes an unlink that costs about 12 us in a hot loop,
 its four pwrite calls (about 7 us) included.
 Operation bodies run without awaits (src/fs/cacheMiss.ts): library
 create went from 33-38 to 24-26 us, unlink stayed within noise.
+Since the run before this one, a single host journals every commit
+(src/fs/loneJournal.ts: one record written before the writes in place,
+so a kill -9 never leaves half an operation). The record, 4.6 KiB for a
+create, costs about 7 us per commit in a hot loop (its CRC 3 us, its
+pwrite 4.6 us): library unlink 27-30 -> 31-36 us, create 26-27 ->
+33-35 us; on the mount, unlink went from 39% to 35% and create from 64%
+to 61% of the ceiling.
 Sequential write is bound by the disk (dd conv=fsync flushes for real;
 the ceiling keeps the bytes in memory). vmfs writes into a file on the
 host file system and cannot outrun it: whenever the host file system is
-itself under 80% of the ceiling (422 against 537 MB/s in the run
-recorded here, 79%), so is vmfs. Its ratio to the ceiling moves with
+itself under 80% of the ceiling (417 against 643 MB/s in the run
+recorded here, 65%), so is vmfs. Its ratio to the ceiling moves with
 the machine (59% and 90% in two runs of the previous session); the
 ceiling itself ranged from 302 to 809 MB/s across the five rounds of
 one run.
