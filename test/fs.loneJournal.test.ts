@@ -56,6 +56,28 @@ async function tree(fs: Vmfs, dir = '/'): Promise<string[]> {
   return out.sort();
 }
 
+/** Whether a device write went to the lone journal's region (of the only extent). */
+function inJournal(w: Write): boolean {
+  return w.offset >= EXTENT_DATA_OFFSET + LONE_JOURNAL_OFFSET && w.offset < EXTENT_DATA_OFFSET + LONE_JOURNAL_OFFSET + LONE_JOURNAL_BYTES;
+}
+
+/** A datastore with /d, and the writes of create(path) in it; the image as a kill after its record and one write in place leaves it. */
+async function cutCreate(path: string): Promise<{ image: MemoryDevice; commit: Write[] }> {
+  const { fs: made, devices } = await memoryFs([1]);
+  await made.mkdir('/d');
+  await made.close();
+  const base = devices[0].clone();
+  const log: Write[] = [];
+  const fs = await Vmfs.open(await LogicalVolume.open([recording(devices[0], log)]));
+  const before = log.length;
+  await fs.create(path);
+  const commit = log.slice(before);
+  expect(commit.length).toBeGreaterThan(2); // the record, then several writes in place
+  const image = base.clone();
+  for (const w of log.slice(0, before + 2)) await image.write(w.data, w.offset);
+  return { image, commit };
+}
+
 async function openImage(base: MemoryDevice, writes: Write[], readOnly: boolean): Promise<Vmfs> {
   const image = base.clone();
   for (const w of writes) await image.write(w.data, w.offset);
@@ -96,8 +118,7 @@ describe('a lone host killed at any write', () => {
     }
     await fs.close();
     // The journal was used: each operation's metadata went through its record first.
-    const inRegion = (w: Write) => w.offset >= EXTENT_DATA_OFFSET + LONE_JOURNAL_OFFSET && w.offset < EXTENT_DATA_OFFSET + LONE_JOURNAL_OFFSET + LONE_JOURNAL_BYTES;
-    expect(log.filter(inRegion).length).toBeGreaterThanOrEqual(ops.length);
+    expect(log.filter(inJournal).length).toBeGreaterThanOrEqual(ops.length);
 
     let cutMidway = 0;
     for (let k = 0; k <= log.length; k++) {
@@ -119,24 +140,10 @@ describe('a lone host killed at any write', () => {
   });
 
   it('a read-write open completes the cut commit on disk and empties the journal', async () => {
-    const { fs: made, devices } = await memoryFs([1]);
-    await made.mkdir('/d');
-    await made.close();
-    const base = devices[0].clone();
-    const log: Write[] = [];
-    const fs = await Vmfs.open(await LogicalVolume.open([recording(devices[0], log)]));
-    const before = log.length;
-    await fs.create('/d/new');
-    const commit = log.slice(before);
-    expect(commit.length).toBeGreaterThan(2); // the record, then several writes in place
-
-    // Killed right after the record and one write in place: the rest is done on opening.
-    const image = base.clone();
-    for (const w of log.slice(0, before + 2)) await image.write(w.data, w.offset);
+    const { image, commit } = await cutCreate('/d/new');
     const reopened = await Vmfs.open(await LogicalVolume.open([image]));
     await reopened.close();
-    for (const w of commit) {
-      if (w.offset >= EXTENT_DATA_OFFSET + LONE_JOURNAL_OFFSET && w.offset < EXTENT_DATA_OFFSET + LONE_JOURNAL_OFFSET + LONE_JOURNAL_BYTES) continue;
+    for (const w of commit.filter((x) => !inJournal(x))) {
       const now = new Uint8Array(w.data.length);
       await image.read(now, w.offset);
       expect(Buffer.from(now).equals(Buffer.from(w.data)), `write at ${w.offset}`).toBe(true);
@@ -151,17 +158,7 @@ describe('a lone host killed at any write', () => {
   });
 
   it('the first cluster host to join completes the cut commit', async () => {
-    const { fs: made, devices } = await memoryFs([1]);
-    await made.mkdir('/d');
-    await made.close();
-    const base = devices[0].clone();
-    const log: Write[] = [];
-    const fs = await Vmfs.open(await LogicalVolume.open([recording(devices[0], log)]));
-    const before = log.length;
-    await fs.create('/d/joined');
-    const image = base.clone();
-    for (const w of log.slice(0, before + 2)) await image.write(w.data, w.offset); // the record and one write in place
-
+    const { image } = await cutCreate('/d/joined');
     const host = await mountClustered(await LogicalVolume.open([image], { shared: true }), { hostUuid: '6b0c0000-00000001-0001-0000000000d4' });
     try {
       expect((await host.fs.readdir('/d')).map((e) => e.name)).toContain('joined');
