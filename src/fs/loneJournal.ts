@@ -18,7 +18,7 @@
 // writes in place); fsync and unmount flush everything.
 import { JournalWrite, encodeRecord, readRecordAt } from '../cluster/journal.js';
 import { VolumeIO } from '../cluster/volumeIo.js';
-import { CommitSink, MetaWrite } from './transaction.js';
+import { MetaWrite } from './transaction.js';
 
 /** Logical offset and length of the region (inside `.vh.sf`'s first blocks, between the extent table and the heartbeats). */
 export const LONE_JOURNAL_OFFSET = 0x280000;
@@ -30,23 +30,22 @@ export async function pendingLoneCommit(volume: VolumeIO): Promise<JournalWrite[
   return record?.writes ?? [];
 }
 
-/** Writes the record left in the region again, then empties the region; the number of writes applied. */
-export async function recoverLoneCommit(volume: VolumeIO): Promise<number> {
+/** Writes the record left in the region again, then empties the region. */
+export async function recoverLoneCommit(volume: VolumeIO): Promise<void> {
   const writes = await pendingLoneCommit(volume);
-  if (writes.length === 0) return 0;
+  if (writes.length === 0) return;
   for (const w of writes) await volume.write(w.data, w.offset);
   await writeEmptyRecord(volume);
-  return writes.length;
 }
 
-/** Empties the region (mkfs, and before anything writes metadata past the journal). */
-export function writeEmptyRecord(volume: VolumeIO): Promise<void> {
+/** Empties the region: nothing in it can be applied again. */
+function writeEmptyRecord(volume: VolumeIO): Promise<void> {
   return volume.write(encodeRecord(0, 0, 0, []), LONE_JOURNAL_OFFSET);
 }
 
-export class LoneJournal implements CommitSink {
-  /** False while the region holds an empty record. */
-  private holdsRecord = true;
+export class LoneJournal {
+  /** False while nothing in the region can be applied (an empty record, or none: zeros after mkfs). */
+  private holdsRecord = false;
 
   private constructor(private readonly volume: VolumeIO) {}
 

@@ -1,6 +1,6 @@
 // The transaction seam: every metadata change of one operation (inodes,
 // bitmap entries, pointer blocks, directory data) is gathered in one
-// Transaction and reaches the disk only through a CommitSink, as one group of
+// Transaction and reaches the disk only through a journal, as one group of
 // writes. Until commit nothing is visible to other operations, and an
 // operation that fails is simply dropped. The file data it writes is
 // gathered too and written first at commit, so that metadata never points at
@@ -16,11 +16,6 @@ export interface MetaWrite {
   /** Logical offset. */
   offset: number;
   data: Uint8Array;
-}
-
-/** Where a transaction's metadata writes go: the lone host's journal (loneJournal.ts); a cluster host commits through its coordinator. */
-export interface CommitSink {
-  commit(writes: MetaWrite[]): Promise<void>;
 }
 
 /** Pending directory changes: slots replaced or cleared, and the resulting length. */
